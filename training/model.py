@@ -1,0 +1,115 @@
+"""The classifier: a pretrained encoder, a pooling step and one independent sigmoid per label.
+
+Multi-label, never softmax: each label has its own logit and its own threshold (tuned on dev).
+A checkpoint folder holds ``encoder/`` (Hugging Face format), ``head.safetensors``, ``classifier.json``
+and the tokenizer files. Loading never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+CLASSIFIER_FILE = "classifier.json"
+HEAD_FILE = "head.safetensors"
+ENCODER_DIR = "encoder"
+
+
+@dataclass
+class ClassifierSpec:
+    labels: list[str]
+    pooling: str = "mean"
+    text_prefix: str = ""
+    max_length: int = 128
+    base_model: str = ""
+    dropout: float = 0.1
+
+
+def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, how: str) -> torch.Tensor:
+    if how == "cls":
+        return hidden[:, 0]
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+class MultiLabelClassifier(nn.Module):
+    def __init__(self, encoder: nn.Module, spec: ClassifierSpec):
+        super().__init__()
+        if spec.pooling not in {"mean", "cls"}:
+            raise ValueError(f"pooling must be mean or cls, not {spec.pooling!r}")
+        self.encoder = encoder
+        self.spec = spec
+        self.dropout = nn.Dropout(spec.dropout)
+        self.classifier = nn.Linear(encoder.config.hidden_size, len(spec.labels))
+        nn.init.normal_(self.classifier.weight, std=0.02)
+        nn.init.zeros_(self.classifier.bias)
+        self.pos_weight: torch.Tensor | None = None
+
+    def forward(self, input_ids, attention_mask, labels=None, label_mask=None):
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        logits = self.classifier(self.dropout(pool(hidden, attention_mask, self.spec.pooling)))
+        if labels is None:
+            return {"logits": logits}
+        loss = nn.functional.binary_cross_entropy_with_logits(
+            logits, labels.to(logits.dtype), reduction="none", pos_weight=self.pos_weight)
+        if label_mask is not None:
+            # Labels a source does not code (e.g. displacement in ACLED rows) teach nothing either way.
+            loss = (loss * label_mask).sum() / label_mask.sum().clamp(min=1.0)
+        else:
+            loss = loss.mean()
+        return {"loss": loss, "logits": logits}
+
+    def freeze_word_embeddings(self) -> None:
+        self.encoder.get_input_embeddings().weight.requires_grad_(False)
+
+    def save(self, out_dir: str | Path) -> None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.encoder.save_pretrained(out / ENCODER_DIR, safe_serialization=True)
+        save_file({k: v.contiguous() for k, v in self.classifier.state_dict().items()}, str(out / HEAD_FILE))
+        (out / CLASSIFIER_FILE).write_text(json.dumps(asdict(self.spec), indent=2, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, checkpoint: str | Path, attn_implementation: str | None = None) -> MultiLabelClassifier:
+        from transformers import AutoModel
+
+        checkpoint = Path(checkpoint)
+        spec = ClassifierSpec(**json.loads((checkpoint / CLASSIFIER_FILE).read_text()))
+        kwargs = {"dtype": torch.float32}
+        if attn_implementation:
+            kwargs["attn_implementation"] = attn_implementation
+        encoder = AutoModel.from_pretrained(checkpoint / ENCODER_DIR, **kwargs)
+        model = cls(encoder, spec)
+        model.classifier.load_state_dict(load_file(str(checkpoint / HEAD_FILE)))
+        return model.eval()
+
+
+class LogitsOnly(nn.Module):
+    """The exported graph: (input_ids, attention_mask) -> logits. Nothing else crosses into ONNX."""
+
+    def __init__(self, model: MultiLabelClassifier):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask):
+        return self.model(input_ids=input_ids, attention_mask=attention_mask)["logits"]
+
+
+def build_model(base_path: str | Path, spec: ClassifierSpec) -> MultiLabelClassifier:
+    from transformers import AutoModel
+
+    encoder = AutoModel.from_pretrained(base_path, dtype=torch.float32, add_pooling_layer=False) \
+        if _is_bert_like(base_path) else AutoModel.from_pretrained(base_path, dtype=torch.float32)
+    return MultiLabelClassifier(encoder, spec)
+
+
+def _is_bert_like(base_path: str | Path) -> bool:
+    config = Path(base_path) / "config.json"
+    if not config.is_file():
+        return False
+    return json.loads(config.read_text()).get("model_type") in {"bert", "xlm-roberta", "roberta"}

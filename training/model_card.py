@@ -1,0 +1,61 @@
+"""Write models/<name>/README.md: what the model is, how it was trained, how well it does, where it fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from training.typology import Typology
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_model_card(out_dir: Path, summary: dict, metrics: dict, typology: Typology) -> Path:
+    tuned = metrics["tuned_thresholds"]
+    half = metrics["threshold_0.5"]
+    cfg = summary["config"]
+    thresholds = dict(zip(typology.label_ids, summary["thresholds"]))
+    label_rows = [[label, v["support"], v["precision"], v["recall"], v["f1"], half["per_label"][label]["f1"],
+                   thresholds[label]] for label, v in tuned["per_label"].items()]
+    lang_rows = [[lang, v["n"], v["micro_f1"], v["macro_f1"]] for lang, v in tuned["per_language"].items()]
+    case_rows = [[case, v["n"], v["false_positive_rate"]] for case, v in tuned["hard_cases"].items()]
+    text = f"""# Model card: {summary['name']}
+
+Multi-label conflict-event classifier over the typology in data/typology.yaml: one sigmoid per label,
+each with its own threshold tuned on the dev split. A sentence may carry several labels or none.
+
+## Training
+- Base model: `{cfg['base_model']}`; pooling: {cfg['pooling']}; text prefix: {cfg['text_prefix']!r} (None = base model's
+  recommendation); word embeddings frozen: {cfg['freeze_embeddings']}; class weighting: {cfg['class_weighting']}.
+- {summary['train_sentences']} training sentences in {len(summary['train_languages'])} languages
+  ({', '.join(summary['train_languages'])}); {summary['dev_sentences']} dev sentences. Data sha256
+  `{summary['data_sha256'][:16]}…`.
+- {cfg['epochs']} epochs, batch {cfg['batch_size']}, learning rate {cfg['learning_rate']} (head
+  {cfg['head_learning_rate']}), max length {cfg['max_length']}, seed {cfg['seed']}; final training loss
+  {summary['training_loss']}; {summary['train_seconds']} s on {summary['device']} with {summary['torch_threads']} threads.
+- Reproduce: `eventclf train --name {summary['name']}` with the same data and flags.
+
+## Dev results (thresholds tuned on the same dev split, so slightly optimistic)
+Micro-F1 **{tuned['micro_f1']}**, macro-F1 **{tuned['macro_f1']}**, exact match {tuned['exact_match']}
+(at a flat 0.5 threshold: micro {half['micro_f1']}, macro {half['macro_f1']}).
+
+{_table(['label', 'dev support', 'precision', 'recall', 'F1', 'F1 @0.5', 'threshold'], label_rows)}
+
+### Per language
+{_table(['language', 'dev sentences', 'micro-F1', 'macro-F1'], lang_rows)}
+
+### Hard cases (share of such sentences given a label they should not carry)
+{_table(['hard case', 'dev sentences', 'false-positive rate'], case_rows) if case_rows else 'No hard-case sentences in dev.'}
+
+## Intended use and limits
+For analysts triaging news at scale: it flags sentences for a human to code, it does not replace coding.
+It sees one sentence at a time, so an event described across sentences may be missed, and it has not
+been evaluated on languages absent from the training data beyond the zero-shot figures reported in
+DATASET.md. The training sentences are original and invented; real reporting is messier.
+"""
+    path = out_dir / "README.md"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,188 @@
+"""Fine-tune a multilingual encoder into the multi-label event classifier with transformers' Trainer."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from training.config import TrainConfig
+from training.data import Example, data_hash, label_matrix, load_sentences, split_examples
+from training.typology import Typology, load_typology
+
+log = logging.getLogger("eventclf.train")
+
+CHECKPOINT_DIR = "checkpoint"
+SUMMARY_FILE = "training_summary.json"
+METRICS_FILE = "metrics.json"
+
+
+def select_device(requested: str) -> str:
+    import torch
+
+    if requested in {"auto", "cuda"} and torch.cuda.is_available():
+        return "cuda"
+    if requested == "cuda":
+        log.warning("--device cuda requested but torch sees no GPU; training on CPU")
+    return "cpu"
+
+
+def gather_examples(config: TrainConfig, typology: Typology) -> tuple[list[Example], list[Example]]:
+    """Train and dev examples from data/ and/or an ACLED export."""
+    examples: list[Example] = []
+    if not config.acled_only:
+        examples += load_sentences(config.data_dir, typology)
+    if config.acled:
+        from training.acled import read_acled
+
+        examples += read_acled(config.acled, typology)
+    if not examples:
+        raise ValueError("no training data: give data/ sentences or --acled")
+    train, dev = split_examples(examples, config.dev_percent)
+    if config.train_langs:
+        keep = {x.strip() for x in config.train_langs.split(",") if x.strip()}
+        train = [e for e in train if e.lang in keep]
+    if config.limit:
+        train = train[: config.limit]
+    if not train or not dev:
+        raise ValueError(f"the split left {len(train)} training and {len(dev)} dev sentences; add data")
+    return train, dev
+
+
+def _tokenized_dataset(examples: list[Example], tokenizer, labels: list[str], prefix: str, max_length: int):
+    from datasets import Dataset
+
+    matrix = label_matrix(examples, labels)
+    masks = [e.label_mask or [1.0] * len(labels) for e in examples]
+    enc = tokenizer([prefix + e.text for e in examples], truncation=True, max_length=max_length)
+    return Dataset.from_dict({
+        "input_ids": enc["input_ids"],
+        "attention_mask": enc["attention_mask"],
+        "labels": matrix,
+        "label_mask": [[float(x) for x in m] for m in masks],
+    })
+
+
+def _optimizer(model, config: TrainConfig):
+    import torch
+
+    head = [p for n, p in model.named_parameters() if n.startswith("classifier.") and p.requires_grad]
+    encoder = [p for n, p in model.named_parameters() if not n.startswith("classifier.") and p.requires_grad]
+    return torch.optim.AdamW([
+        {"params": encoder, "lr": config.learning_rate, "weight_decay": config.weight_decay},
+        {"params": head, "lr": config.head_learning_rate, "weight_decay": 0.0},
+    ])
+
+
+def default_prefix(base_path: Path | str) -> str:
+    provenance = Path(base_path) / "provenance.json"
+    if provenance.is_file():
+        return json.loads(provenance.read_text()).get("recommended_prefix", "")
+    return ""
+
+
+def train(config: TrainConfig) -> Path:
+    """Train, tune thresholds, evaluate and write models/<name>/; returns the output folder."""
+    import torch
+    from transformers import (AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments,
+                              set_seed)
+
+    from training.base_model import resolve_base_model
+    from training.evaluate import evaluate, headline, tune_thresholds
+    from training.model import ClassifierSpec, build_model
+    from training.model_card import write_model_card
+    from training.torch_inference import sigmoid, torch_logits
+
+    started = time.time()
+    set_seed(config.seed)
+    torch.set_num_threads(config.threads or os.cpu_count() or 1)
+    device = select_device(config.device)
+    typology = load_typology(config.data_dir)
+    labels = typology.label_ids
+    train_examples, dev_examples = gather_examples(config, typology)
+    log.info("training on %d sentences, evaluating on %d (%s)", len(train_examples), len(dev_examples), device)
+
+    base_path = resolve_base_model(config.base_model, config.models_dir)
+    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    if len(tokenizer) < 100:  # an empty tokenizer loads silently from a folder without tokenizer files
+        raise ValueError(f"the tokenizer in {base_path} has only {len(tokenizer)} entries; is it missing?")
+    prefix = default_prefix(base_path) if config.text_prefix is None else config.text_prefix
+    spec = ClassifierSpec(labels=labels, pooling=config.pooling, text_prefix=prefix,
+                          max_length=config.max_length, base_model=config.base_model)
+    model = build_model(base_path, spec)
+    if config.freeze_embeddings:
+        model.freeze_word_embeddings()
+    if config.class_weighting:
+        gold = np.asarray(label_matrix(train_examples, labels))
+        positives = gold.sum(0).clip(min=1)
+        model.pos_weight = torch.tensor(np.sqrt((len(gold) - positives) / positives), dtype=torch.float32)
+
+    out_dir = config.output_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    args = TrainingArguments(
+        output_dir=str(out_dir / "trainer"),
+        per_device_train_batch_size=config.batch_size,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        warmup_steps=config.warmup_ratio,  # a float below 1 is a share of the total steps
+        lr_scheduler_type="linear",
+        logging_steps=25,
+        eval_strategy="no",
+        save_strategy="no",
+        report_to="none",
+        seed=config.seed,
+        data_seed=config.seed,
+        use_cpu=device == "cpu",
+        dataloader_num_workers=0,
+        train_sampling_strategy="group_by_length",
+        disable_tqdm=False,
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=_tokenized_dataset(train_examples, tokenizer, labels, prefix, config.max_length),
+        data_collator=DataCollatorWithPadding(tokenizer),
+        optimizers=(_optimizer(model, config), None),
+    )
+    result = trainer.train()
+
+    model.eval()
+    dev_texts = [e.text for e in dev_examples]
+    probs = sigmoid(torch_logits(model, tokenizer, dev_texts))
+    gold = np.asarray(label_matrix(dev_examples, labels))
+    thresholds = tune_thresholds(probs, gold)
+    langs = [e.lang for e in dev_examples]
+    cases = [e.hard_case for e in dev_examples]
+    report = evaluate(probs, gold, labels, thresholds, langs, cases)
+    report_at_half = evaluate(probs, gold, labels, np.full(len(labels), 0.5), langs, cases)
+
+    checkpoint = out_dir / CHECKPOINT_DIR
+    model.save(checkpoint)
+    tokenizer.save_pretrained(checkpoint)
+    all_examples = train_examples + dev_examples
+    summary = {
+        "name": config.name,
+        "labels": [vars(label) for label in typology.labels],
+        "thresholds": [float(t) for t in thresholds],
+        "data_sha256": data_hash(all_examples),
+        "train_sentences": len(train_examples),
+        "dev_sentences": len(dev_examples),
+        "train_languages": sorted({e.lang for e in train_examples}),
+        "training_loss": round(float(result.training_loss), 5),
+        "train_seconds": round(time.time() - started, 1),
+        "device": device,
+        "torch_threads": torch.get_num_threads(),
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+    }
+    (checkpoint / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+    metrics = {"headline": headline(report), "tuned_thresholds": report, "threshold_0.5": report_at_half}
+    (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+    write_model_card(out_dir, summary, metrics, typology)
+    log.info("dev micro-F1 %.3f, macro-F1 %.3f; wrote %s", report["micro_f1"], report["macro_f1"], out_dir)
+    return out_dir
