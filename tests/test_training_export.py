@@ -1,0 +1,103 @@
+"""Training really trains, writes what it promises, and export proves the ONNX graphs before publishing."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from serving.bundle import FORMAT_VERSION, read_bundle, sha256_file
+from training.export import ExportError, export
+from training.model import MultiLabelClassifier
+from training.torch_inference import torch_logits
+from training.typology import load_typology
+
+
+def test_training_writes_checkpoint_metrics_and_card(tiny_model_dir, data_dir):
+    metrics = json.loads((tiny_model_dir / "metrics.json").read_text())
+    labels = load_typology(data_dir).label_ids
+    report = metrics["tuned_thresholds"]
+    assert set(report["per_label"]) == set(labels)
+    assert {"micro_f1", "macro_f1", "per_language", "hard_cases"} <= set(report)
+    assert "en" in report["per_language"] and len(report["per_language"]) >= 2
+    summary = json.loads((tiny_model_dir / "checkpoint" / "training_summary.json").read_text())
+    # BCE at initialisation is ln 2 = 0.693 per label; a model that learned nothing stays there.
+    assert summary["training_loss"] < 0.6
+    assert len(summary["thresholds"]) == len(labels)
+    card = (tiny_model_dir / "README.md").read_text()
+    assert "Per language" in card and "Hard cases" in card
+
+
+def test_bundle_manifest_is_complete(tiny_bundle, data_dir):
+    manifest = read_bundle(tiny_bundle)
+    assert manifest.format_version == FORMAT_VERSION
+    assert manifest.label_ids == load_typology(data_dir).label_ids
+    assert len(manifest.thresholds) == len(manifest.labels)
+    assert manifest.max_length == 64 and manifest.pooling == "mean"
+    assert len(manifest.data_sha256) == 64
+    for name, digest in manifest.files.items():
+        assert sha256_file(tiny_bundle / name) == digest
+    assert manifest.metrics["export"]["fp32_max_abs_logit_diff"] <= 1e-4
+    assert manifest.int8_agreement >= 0.98
+
+
+def test_checkpoint_reloads_to_identical_logits(tiny_model_dir, dev_texts):
+    from transformers import AutoTokenizer
+
+    model = MultiLabelClassifier.load(tiny_model_dir / "checkpoint")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir / "checkpoint")
+    first = torch_logits(model, tokenizer, dev_texts[:40])
+    again = torch_logits(MultiLabelClassifier.load(tiny_model_dir / "checkpoint"), tokenizer, dev_texts[:40])
+    np.testing.assert_array_equal(first, again)
+
+
+def test_training_is_reproducible_from_seed(tmp_path, tiny_base, dev_texts):
+    from conftest import tiny_train_config
+    from transformers import AutoTokenizer
+
+    from training.train import train
+
+    logits = []
+    for run in ("a", "b"):
+        out = train(tiny_train_config(tmp_path / run, tiny_base, max_steps=6, limit=200))
+        model = MultiLabelClassifier.load(out / "checkpoint")
+        logits.append(torch_logits(model, AutoTokenizer.from_pretrained(out / "checkpoint"), dev_texts[:20]))
+    np.testing.assert_allclose(logits[0], logits[1], atol=1e-6)
+
+
+def _perturbed_exporter(original):
+    """An exporter that writes a model whose logits are all pushed down: a wrong graph."""
+    def exporter(model, path, max_length):
+        with torch.no_grad():
+            model.classifier.bias -= 6.0
+        try:
+            original(model, path, max_length)
+        finally:
+            with torch.no_grad():
+                model.classifier.bias += 6.0
+    return exporter
+
+
+def test_export_refuses_fp32_graph_that_differs_from_torch(tiny_model_dir, monkeypatch):
+    import training.export as export_module
+
+    monkeypatch.setattr(export_module, "export_onnx", _perturbed_exporter(export_module.export_onnx))
+    with pytest.raises(ExportError, match="fp32 ONNX logits differ"):
+        export(tiny_model_dir)
+    assert read_bundle(tiny_model_dir / "bundle")  # the published bundle is untouched
+
+
+def test_export_refuses_int8_graph_that_changes_labels(tiny_model_dir, monkeypatch):
+    import training.export as export_module
+
+    perturbed = _perturbed_exporter(export_module.export_onnx)
+
+    def bad_quantize(fp32_path, int8_path):
+        model = MultiLabelClassifier.load(tiny_model_dir / "checkpoint", attn_implementation="eager")
+        perturbed(model, int8_path, 64)
+
+    monkeypatch.setattr(export_module, "quantize_int8", bad_quantize)
+    with pytest.raises(ExportError, match="int8 predicts the same labels"):
+        export(tiny_model_dir)
