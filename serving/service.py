@@ -8,21 +8,31 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
 import bentoml  # noqa: E402
+from starlette.applications import Starlette  # noqa: E402
 from starlette.responses import JSONResponse  # noqa: E402
+from starlette.routing import Mount  # noqa: E402
+from starlette.staticfiles import StaticFiles  # noqa: E402
 
 from serving.batching import AdaptiveBatcher, Overloaded  # noqa: E402
 from serving.bundle import BundleError  # noqa: E402
 from serving.config import ServingConfig  # noqa: E402
+from serving.documents import document_sentences, summarise  # noqa: E402
 from serving.engine import Engine, SentenceResult  # noqa: E402
-from serving.schemas import ClassifyResponse  # noqa: E402
+from serving.middleware import ApiKeyMiddleware, BodyLimitMiddleware  # noqa: E402
+from serving.schemas import ClassifyResponse, DocumentResponse  # noqa: E402
+from serving.segmentation import split_sentences  # noqa: E402
 
 log = logging.getLogger("eventclf.service")
 
 RETRY_AFTER_SECONDS = "1"
+STATIC_DIR = Path(__file__).parent / "static"
+# The analyst web page: static files, no build step.
+ui_app = Starlette(routes=[Mount("/", app=StaticFiles(directory=STATIC_DIR, html=True))])
 
 batch_size_histogram = bentoml.metrics.Histogram(
     name="eventclf_batch_sentences",
@@ -45,6 +55,7 @@ def load_engine(config: ServingConfig) -> Engine:
     return engine
 
 
+@bentoml.asgi_app(ui_app, path="/ui")
 @bentoml.service(name="eventclf", workers=1, traffic={"timeout": 120})
 class EventClassifier:
     def __init__(self) -> None:
@@ -96,9 +107,28 @@ class EventClassifier:
         return ClassifyResponse(model=self.engine.name, version=self.engine.version,
                                 results=[r.to_dict() for r in results])
 
+    @bentoml.api(route="/classify_document")
+    async def classify_document(self, text: str, lang: str | None = None) -> DocumentResponse:
+        """Split an article into sentences and classify each; summarise the labels found, with evidence."""
+        limit = self.config.max_document_chars
+        if len(text) > limit:
+            return error(413, f"document of {len(text)} characters; the limit is {limit} (EVENTCLF_MAX_DOCUMENT_CHARS)")
+        spans = split_sentences(text, lang)
+        results = await self._classify([span.text for span in spans]) if spans else []
+        if isinstance(results, JSONResponse):
+            return results
+        sentences = document_sentences(spans, results)
+        return DocumentResponse(model=self.engine.name, version=self.engine.version, sentences=sentences,
+                                summary=summarise(sentences, self.engine.labels))
+
     @bentoml.api(route="/info")
     def info(self) -> dict:
         """The model being served: name, version, labels with display names, thresholds, limits."""
         limits = {k: getattr(self.config, k) for k in ("max_sentences", "max_sentence_chars",
                                                         "max_document_chars", "max_batch_size", "max_latency_ms")}
         return self.engine.info() | {"limits": limits}
+
+
+# Outermost first: the size limit sees the raw body before anything reads it.
+EventClassifier.add_asgi_middleware(ApiKeyMiddleware)
+EventClassifier.add_asgi_middleware(BodyLimitMiddleware)

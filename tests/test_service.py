@@ -89,3 +89,28 @@ def test_real_server_batches_concurrent_requests_and_answers_each_its_own(tiny_b
         bad = requests.post(base + "/classify", data=b"{not json", headers={"Content-Type": "application/json"})
         assert 400 <= bad.status_code < 500 and "error" in json.loads(bad.text or "{}") | {"error": 1}
         assert requests.post(base + "/classify", json={"sentences": ["ok"]}).status_code == 200
+
+
+def test_classify_document_segments_and_summarises(client):
+    text = ("Rebels attack garrison town\n\nHeavy fighting broke out near the airport on Monday. "
+            "Thousands of residents fled south, officials said.\n\nShare this article")
+    response = client.post("/classify_document", json={"text": text})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [s["text"] for s in body["sentences"]][0] == "Rebels attack garrison town"
+    assert len(body["sentences"]) == 4
+    for sentence in body["sentences"]:
+        assert text[sentence["start"]:sentence["end"]] == sentence["text"]
+    for item in body["summary"]:
+        assert item["sentences"] == sum(item["label"] in s["labels"] for s in body["sentences"])
+        assert body["sentences"][item["evidence_index"]]["text"] == item["evidence"]
+
+
+def test_document_over_the_limit_gets_413(client):
+    response = client.post("/classify_document", json={"text": "word " * 50_000})
+    assert response.status_code == 413 and "EVENTCLF_MAX_DOCUMENT_CHARS" in response.json()["error"]
+
+
+def test_ui_page_is_served(client):
+    response = client.get("/ui/")
+    assert response.status_code == 200 and "<html" in response.text
