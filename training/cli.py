@@ -79,9 +79,14 @@ def cmd_data_stats(args) -> None:
 
 
 def cmd_serve(args) -> None:
-    from serving.config import ServingConfig
+    from serving.bundle import BundleError, read_bundle
+    from serving.config import ConfigError, ServingConfig
 
-    config = ServingConfig.from_env()
+    try:
+        config = ServingConfig.from_env()
+        read_bundle(config.bundle)  # fail here with one clear line rather than in a restarting worker
+    except (BundleError, ConfigError) as err:
+        sys.exit(f"eventclf: cannot serve: {err}")
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
     host = args.host or config.host
     port = str(args.port or config.port)
