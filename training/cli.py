@@ -95,6 +95,14 @@ def cmd_serve(args) -> None:
     os.execv(sys.executable, command)
 
 
+def cmd_experiments(args) -> None:
+    from training.experiments import run, table
+
+    if args.experiments_command == "run":
+        run(_train_config(args), only=args.only or None)
+    print(table(Path(args.models_dir)))
+
+
 def cmd_config(args) -> None:
     from serving.config import describe
 
@@ -139,6 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.set_defaults(func=cmd_serve)
+
+    experiments = sub.add_parser("experiments", help="recipe ablations (see training/experiments.py)")
+    experiments_sub = experiments.add_subparsers(dest="experiments_command", required=True)
+    run_parser = experiments_sub.add_parser("run", help="train every variant against the same base recipe")
+    _add_dataclass_flags(run_parser, TrainConfig)
+    run_parser.add_argument("--only", nargs="*", help="variant names to run (default all)")
+    run_parser.set_defaults(func=cmd_experiments)
+    table_parser = experiments_sub.add_parser("table", help="markdown table of the runs in --models-dir")
+    table_parser.add_argument("--models-dir", default=str(TrainConfig.models_dir))
+    table_parser.set_defaults(func=cmd_experiments)
 
     conf = sub.add_parser("config", help="list the EVENTCLF_* serving settings and their defaults")
     conf.set_defaults(func=cmd_config)

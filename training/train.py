@@ -175,6 +175,7 @@ def train(config: TrainConfig) -> Path:
         "dev_sentences": len(dev_examples),
         "train_languages": sorted({e.lang for e in train_examples}),
         "training_loss": round(float(result.training_loss), 5),
+        "steps": int(result.global_step),
         "train_seconds": round(time.time() - started, 1),
         "device": device,
         "torch_threads": torch.get_num_threads(),
