@@ -30,8 +30,8 @@ def build_tiny_base(out_dir: Path, corpus: list[str], seed: int = 0) -> Path:
     fast.save_pretrained(out_dir)
 
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64, pad_token_id=0)
+    config = BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=128, max_position_embeddings=64, pad_token_id=0)
     BertModel(config, add_pooling_layer=False).save_pretrained(out_dir, safe_serialization=True)
     (out_dir / "provenance.json").write_text(json.dumps({"name": "tiny-random-bert", "recommended_prefix": ""}))
     return out_dir
