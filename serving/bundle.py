@@ -55,6 +55,8 @@ class Manifest:
     data_sha256: str
     metrics: dict = field(default_factory=dict)
     int8_agreement: float | None = None
+    # int8 when it passed export's agreement gate, else fp32; what EVENTCLF_PRECISION=auto serves on CPU.
+    recommended_precision: str = "fp32"
     created_at: str = ""
     format_version: int = FORMAT_VERSION
     files: dict[str, str] = field(default_factory=dict)

@@ -22,7 +22,8 @@ class ConfigError(ValueError):
 class ServingConfig:
     bundle: Path = field(default=DEFAULT_BUNDLE, metadata={"doc": "bundle folder to serve"})
     device: str = field(default="cpu", metadata={"doc": "cpu or cuda (falls back to cpu with a log line)"})
-    precision: str = field(default="auto", metadata={"doc": "int8, fp32, or auto (int8 on cpu, fp32 on cuda)"})
+    precision: str = field(default="auto", metadata={
+        "doc": "int8, fp32, or auto (on cpu the bundle's recommendation: int8 when it passed export's gate)"})
     threads: int = field(default=0, metadata={"doc": "onnxruntime intra-op threads; 0 = all cores"})
     max_batch_size: int = field(default=64, metadata={"doc": "most sentences in one adaptive batch"})
     max_latency_ms: int = field(default=2000, metadata={
@@ -31,6 +32,8 @@ class ServingConfig:
     max_sentence_chars: int = field(default=20_000, metadata={
         "doc": "longest sentence accepted (413); longer than the model's max length is truncated and flagged"})
     max_document_chars: int = field(default=200_000, metadata={"doc": "longest /classify_document text (413)"})
+    max_document_sentences: int = field(default=2000, metadata={
+        "doc": "most sentences in one /classify_document text (413)"})
     max_body_bytes: int = field(default=8_000_000, metadata={"doc": "largest request body (413)"})
     api_key: str = field(default="", metadata={"doc": "when set, required as Bearer token or X-API-Key"})
     host: str = field(default="127.0.0.1", metadata={"doc": "bind address"})
@@ -58,15 +61,15 @@ class ServingConfig:
         if self.precision not in {"auto", "int8", "fp32"}:
             raise ConfigError(f"{ENV_PREFIX}PRECISION must be auto, int8 or fp32, not {self.precision!r}")
         for name in ("max_batch_size", "max_latency_ms", "max_sentences", "max_sentence_chars",
-                     "max_document_chars", "max_body_bytes", "port"):
+                     "max_document_chars", "max_document_sentences", "max_body_bytes", "port"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")
 
-    @property
-    def resolved_precision(self) -> str:
+    def resolved_precision(self, recommended: str) -> str:
+        """The precision to serve: explicit setting, else fp32 on cuda, else the bundle's recommendation."""
         if self.precision != "auto":
             return self.precision
-        return "fp32" if self.device == "cuda" else "int8"
+        return "fp32" if self.device == "cuda" else recommended
 
 
 def _coerce(type_name: str, raw: str):

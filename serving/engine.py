@@ -74,14 +74,15 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 class Engine:
     """Score sentences with a bundle: ``classify(["...", ...])`` -> per-sentence labels and scores."""
 
-    def __init__(self, bundle_dir: str | Path, *, precision: str = "int8", device: str = "cpu",
+    def __init__(self, bundle_dir: str | Path, *, precision: str | None = None, device: str = "cpu",
                  threads: int = 0, verify: bool = True,
                  max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
                  max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS):
-        if precision not in MODEL_FILES:
-            raise ValueError(f"precision must be one of {sorted(MODEL_FILES)}, not {precision!r}")
         self.bundle_dir = Path(bundle_dir)
         self.manifest: Manifest = read_bundle(self.bundle_dir, verify=verify)
+        precision = precision or self.manifest.recommended_precision  # None: what export validated
+        if precision not in MODEL_FILES:
+            raise ValueError(f"precision must be one of {sorted(MODEL_FILES)}, not {precision!r}")
         self.labels = self.manifest.label_ids
         self.thresholds = np.asarray(self.manifest.thresholds, dtype=np.float32)
         self.precision = precision
@@ -139,16 +140,34 @@ class Engine:
         return [e.ids for e in encodings], truncated
 
     def batches(self, ids: list[list[int]]) -> list[EncodedBatch]:
-        """Sort by length and cut into padded batches bounded by size and by padded tokens."""
+        """Sort by length and cut into padded batches bounded by size and by padded tokens.
+
+        The cut points minimise the estimated time of the session calls (dynamic programming over the
+        sorted lengths): each batch costs a fixed per-call overhead plus its padded tokens, each token
+        dearer as the batch gets wider (the unfused attention's [rows, heads, width, width] tensors). A
+        server batch of 64 random sentences is thus run as a few batches of similar length, not one batch
+        padded to its longest sentence: 2-2.7x the sentences/s of int8 multilingual-e5-small on 2 cores
+        (benchmarks/README.md, length_split). Measured there: the overhead is ~8-16 tokens' worth and
+        attention doubles a token's cost at a width of ~160.
+        """
+        overhead_tokens, width_scale = 12.0, 160.0
         order = np.argsort([len(x) for x in ids], kind="stable")
+        lengths = np.fromiter((len(ids[i]) for i in order), dtype=np.float64, count=len(order))
+        best = np.zeros(len(order) + 1)  # best[k]: least cost of the first k sorted sentences
+        cut = np.zeros(len(order) + 1, dtype=np.int64)
+        for end in range(1, len(order) + 1):
+            width = max(lengths[end - 1], 1.0)  # sorted ascending: the last member sets the padded width
+            lowest = max(0, end - self.max_batch_size, end - max(1, int(self.max_batch_tokens // width)))
+            starts = np.arange(lowest, end)
+            costs = best[starts] + overhead_tokens + (end - starts) * width * (1.0 + width / width_scale)
+            pick = int(np.argmin(costs))
+            best[end], cut[end] = costs[pick], starts[pick]
+        bounds, end = [], len(order)
+        while end > 0:
+            bounds.append((int(cut[end]), end))
+            end = int(cut[end])
         out: list[EncodedBatch] = []
-        start = 0
-        while start < len(order):
-            end = start + 1
-            # Sorted ascending, so the last member sets the padded width.
-            while (end < len(order) and end - start < self.max_batch_size
-                   and (end - start + 1) * len(ids[order[end]]) <= self.max_batch_tokens):
-                end += 1
+        for start, end in reversed(bounds):
             members = order[start:end]
             width = len(ids[members[-1]])
             input_ids = np.zeros((len(members), width), dtype=np.int64)
@@ -158,7 +177,6 @@ class Engine:
                 input_ids[row, : len(seq)] = seq
                 mask[row, : len(seq)] = 1
             out.append(EncodedBatch(input_ids, mask, members))
-            start = end
         return out
 
     def probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:

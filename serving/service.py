@@ -19,7 +19,7 @@ from starlette.routing import Mount  # noqa: E402
 from starlette.staticfiles import StaticFiles  # noqa: E402
 
 from serving.batching import AdaptiveBatcher, Overloaded  # noqa: E402
-from serving.bundle import BundleError  # noqa: E402
+from serving.bundle import BundleError, read_bundle  # noqa: E402
 from serving.config import ServingConfig  # noqa: E402
 from serving.documents import document_sentences, summarise  # noqa: E402
 from serving.engine import Engine, SentenceResult  # noqa: E402
@@ -47,7 +47,8 @@ def error(status: int, message: str, detail: object | None = None, headers: dict
 
 
 def load_engine(config: ServingConfig) -> Engine:
-    engine = Engine(config.bundle, precision=config.resolved_precision, device=config.device,
+    recommended = read_bundle(config.bundle, verify=False).recommended_precision
+    engine = Engine(config.bundle, precision=config.resolved_precision(recommended), device=config.device,
                     threads=config.threads, max_batch_size=config.max_batch_size)
     seconds = engine.warmup()
     log.info("serving %s %s (%s, %s) from %s; warm-up %.2fs", engine.name, engine.version, engine.precision,
@@ -56,7 +57,8 @@ def load_engine(config: ServingConfig) -> Engine:
 
 
 @bentoml.asgi_app(ui_app, path="/ui")
-@bentoml.service(name="eventclf", workers=1, traffic={"timeout": 120})
+# Loopback unless told otherwise (EVENTCLF_HOST / --host): plain `bentoml serve` would bind 0.0.0.0.
+@bentoml.service(name="eventclf", workers=1, traffic={"timeout": 120}, http={"host": "127.0.0.1"})
 class EventClassifier:
     def __init__(self) -> None:
         self.config = ServingConfig.from_env()
@@ -114,6 +116,9 @@ class EventClassifier:
         if len(text) > limit:
             return error(413, f"document of {len(text)} characters; the limit is {limit} (EVENTCLF_MAX_DOCUMENT_CHARS)")
         spans = split_sentences(text, lang)
+        if len(spans) > self.config.max_document_sentences:
+            return error(413, f"document of {len(spans)} sentences; the limit is {self.config.max_document_sentences} "
+                              "(EVENTCLF_MAX_DOCUMENT_SENTENCES)")
         results = await self._classify([span.text for span in spans]) if spans else []
         if isinstance(results, JSONResponse):
             return results
@@ -125,7 +130,8 @@ class EventClassifier:
     def info(self) -> dict:
         """The model being served: name, version, labels with display names, thresholds, limits."""
         limits = {k: getattr(self.config, k) for k in ("max_sentences", "max_sentence_chars",
-                                                        "max_document_chars", "max_batch_size", "max_latency_ms")}
+                                                        "max_document_chars", "max_document_sentences", "max_batch_size",
+                                                        "max_latency_ms")}
         return self.engine.info() | {"limits": limits}
 
 

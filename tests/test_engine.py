@@ -57,11 +57,13 @@ def test_cuda_request_falls_back_to_cpu_with_a_log_line(tiny_bundle, caplog):
     assert "Falling back to CPU" in caplog.text
 
 
-def test_int8_is_the_default_and_agrees_with_fp32(tiny_bundle, engine, dev_texts):
-    int8 = Engine(tiny_bundle)
-    assert int8.precision == "int8"
+def test_engine_serves_the_precision_the_export_gate_recommended(tiny_bundle, engine, dev_texts):
+    default = Engine(tiny_bundle)
+    assert default.precision == default.manifest.recommended_precision
+    int8 = Engine(tiny_bundle, precision="int8")
     same = np.mean([a.labels == b.labels for a, b in zip(int8.classify(dev_texts), engine.classify(dev_texts))])
-    assert same >= 0.98
+    # The engine batches differently from export's check, and int8 activations scale per batch.
+    assert same == pytest.approx(default.manifest.int8_agreement, abs=0.03)
 
 
 def test_served_bundle_reproduces_torch_predictions(tiny_model_dir, engine, dev_texts):

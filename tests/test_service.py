@@ -18,6 +18,7 @@ from serving.engine import Engine
 def client(tiny_bundle, monkeypatch_module):
     monkeypatch_module.setenv("EVENTCLF_BUNDLE", str(tiny_bundle))
     monkeypatch_module.setenv("EVENTCLF_MAX_SENTENCES", "20")
+    monkeypatch_module.setenv("EVENTCLF_MAX_DOCUMENT_SENTENCES", "50")
     from serving.service import EventClassifier
 
     with TestClient(EventClassifier.to_asgi()) as test_client:
@@ -57,10 +58,11 @@ def test_bad_input_gets_a_json_4xx_and_the_service_keeps_serving(client, payload
     assert client.post("/classify", json={"sentences": ["still serving"]}).status_code == 200
 
 
-def test_info_describes_model_and_limits(client):
+def test_info_describes_model_and_limits(client, tiny_bundle):
     info = client.post("/info").json()
     assert len(info["labels"]) == len(info["thresholds"]) == 10
-    assert info["precision"] == "int8" and info["device"] == "cpu"
+    assert info["precision"] == Engine(tiny_bundle).manifest.recommended_precision
+    assert info["device"] == "cpu"
     assert info["limits"]["max_sentences"] == 20
 
 
@@ -114,3 +116,9 @@ def test_document_over_the_limit_gets_413(client):
 def test_ui_page_is_served(client):
     response = client.get("/ui/")
     assert response.status_code == 200 and "<html" in response.text
+
+
+def test_document_with_too_many_sentences_gets_413(client):
+    text = " ".join(f"Clashes were reported in district {i}." for i in range(60))
+    response = client.post("/classify_document", json={"text": text})
+    assert response.status_code == 413 and "EVENTCLF_MAX_DOCUMENT_SENTENCES" in response.json()["error"]

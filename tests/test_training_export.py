@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -40,7 +41,8 @@ def test_bundle_manifest_is_complete(tiny_bundle, data_dir):
     for name, digest in manifest.files.items():
         assert sha256_file(tiny_bundle / name) == digest
     assert manifest.metrics["export"]["fp32_max_abs_logit_diff"] <= 1e-4
-    assert manifest.int8_agreement >= 0.98
+    # The gate decides what the bundle recommends for CPU serving.
+    assert manifest.recommended_precision == ("int8" if manifest.int8_agreement >= 0.98 else "fp32")
 
 
 def test_checkpoint_reloads_to_identical_logits(tiny_model_dir, dev_texts):
@@ -89,7 +91,7 @@ def test_export_refuses_fp32_graph_that_differs_from_torch(tiny_model_dir, monke
     assert read_bundle(tiny_model_dir / "bundle")  # the published bundle is untouched
 
 
-def test_export_refuses_int8_graph_that_changes_labels(tiny_model_dir, monkeypatch):
+def test_int8_that_changes_labels_is_refused_or_demoted(tiny_model_dir, monkeypatch, tmp_path):
     import training.export as export_module
 
     perturbed = _perturbed_exporter(export_module.export_onnx)
@@ -99,5 +101,17 @@ def test_export_refuses_int8_graph_that_changes_labels(tiny_model_dir, monkeypat
         perturbed(model, int8_path, 64)
 
     monkeypatch.setattr(export_module, "quantize_int8", bad_quantize)
+    before = read_bundle(tiny_model_dir / "bundle").files
     with pytest.raises(ExportError, match="int8 predicts the same labels"):
-        export(tiny_model_dir)
+        export(tiny_model_dir, require_int8=True)
+    assert read_bundle(tiny_model_dir / "bundle").files == before  # the published bundle is untouched
+
+    # Without --require-int8 the bundle is published, recommending fp32, and serving follows it.
+    copy = tmp_path / "tiny"
+    shutil.copytree(tiny_model_dir, copy, ignore=shutil.ignore_patterns("bundle", "bundle.partial"))
+    bundle = export(copy)
+    manifest = read_bundle(bundle)
+    assert manifest.recommended_precision == "fp32" and manifest.int8_agreement < 0.98
+    from serving.engine import Engine
+
+    assert Engine(bundle).precision == "fp32"

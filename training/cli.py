@@ -10,6 +10,10 @@ from dataclasses import fields
 from pathlib import Path
 
 
+REQUIRE_INT8_HELP = ("fail the export when int8 does not pass its agreement gate (default: publish, and "
+                     "recommend fp32 in the bundle)")
+
+
 def _add_dataclass_flags(parser: argparse.ArgumentParser, cls) -> None:
     """One --flag per field of a config dataclass, so defaults live only in the dataclass."""
     for f in fields(cls):
@@ -46,7 +50,7 @@ def cmd_train(args) -> None:
     config = _train_config(args)
     out = train(config)
     if args.export:
-        print(export(out, config.data_dir))
+        print(export(out, config.data_dir, require_int8=args.require_int8))
     else:
         print(out)
 
@@ -54,7 +58,7 @@ def cmd_train(args) -> None:
 def cmd_export(args) -> None:
     from training.export import export
 
-    print(export(Path(args.models_dir) / args.name, args.data_dir))
+    print(export(Path(args.models_dir) / args.name, args.data_dir, require_int8=args.require_int8))
 
 
 def cmd_ensure(args) -> None:
@@ -79,12 +83,16 @@ def cmd_data_stats(args) -> None:
 
 
 def cmd_serve(args) -> None:
-    from serving.bundle import BundleError, read_bundle
+    from serving.bundle import BundleError
     from serving.config import ConfigError, ServingConfig
+    from serving.engine import Engine
 
     try:
         config = ServingConfig.from_env()
-        read_bundle(config.bundle)  # fail here with one clear line rather than in a restarting worker
+        # Load both graphs once here: a broken bundle then fails with one clear line and a non-zero exit,
+        # instead of in a BentoML worker that is restarted forever.
+        for precision in ("fp32", "int8"):
+            Engine(config.bundle, precision=precision, threads=1)
     except (BundleError, ConfigError) as err:
         sys.exit(f"eventclf: cannot serve: {err}")
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
@@ -129,12 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
         _add_dataclass_flags(p, TrainConfig)
         p.add_argument("--export", action=argparse.BooleanOptionalAction, default=True,
                        help="export the ONNX bundle after training")
+        p.add_argument("--require-int8", action="store_true", help=REQUIRE_INT8_HELP)
         p.set_defaults(func=func)
 
     exp = sub.add_parser("export", help="export models/<name>/checkpoint to models/<name>/bundle")
     exp.add_argument("--name", default=TrainConfig.name)
     exp.add_argument("--models-dir", default=str(TrainConfig.models_dir))
     exp.add_argument("--data-dir", default=str(TrainConfig.data_dir))
+    exp.add_argument("--require-int8", action="store_true", help=REQUIRE_INT8_HELP)
     exp.set_defaults(func=cmd_export)
 
     data = sub.add_parser("data", help="dataset commands").add_subparsers(dest="data_command", required=True)

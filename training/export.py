@@ -1,9 +1,14 @@
 """Export a trained checkpoint to an ONNX bundle, and prove the export right before writing it.
 
 Steps: torch -> ONNX fp32 (legacy exporter, opset 17, dynamic batch and length) -> dynamic int8
-quantisation -> validation on the dev sentences -> tokenizer.json and bundle.json. The export fails
-loudly unless fp32 ONNX logits match torch within ``FP32_TOLERANCE`` and int8 predicts the same label
-set as fp32 on at least ``INT8_MIN_AGREEMENT`` of dev sentences.
+quantisation -> validation on the dev sentences -> tokenizer.json and bundle.json.
+
+The export fails loudly unless the fp32 ONNX logits match torch within ``FP32_TOLERANCE``. The int8 graph
+becomes the bundle's recommended CPU precision only when it predicts the same label set as fp32 on at
+least ``INT8_MIN_AGREEMENT`` of dev sentences; otherwise the export warns loudly and the bundle
+recommends fp32 (``--require-int8`` makes that a failure instead). Dynamic int8 quantises activations
+per tensor, and on a fine-tuned multilingual-e5-small it measured 85-96% agreement depending on the
+recipe, so it cannot be assumed safe for every model.
 """
 
 from __future__ import annotations
@@ -46,10 +51,27 @@ def export_onnx(model, path: Path, max_length: int) -> None:
     )
 
 
+def down_projection_matmuls(model_path: Path) -> list[str]:
+    """MatMul nodes whose constant weight shrinks the width (FFN down-projections, e.g. 1536 -> 384).
+
+    Their inputs (after GELU) carry the activation outliers that per-tensor int8 handles worst; keeping
+    them in fp32 raised int8/fp32 agreement from 92% to 96% on the default model. Found by weight shape,
+    so it does not depend on one architecture's node names.
+    """
+    import onnx
+
+    model = onnx.load(str(model_path), load_external_data=False)
+    shapes = {init.name: list(init.dims) for init in model.graph.initializer}
+    return [node.name for node in model.graph.node
+            if node.op_type == "MatMul" and len(shapes.get(node.input[1], [])) == 2
+            and shapes[node.input[1]][0] >= 2 * shapes[node.input[1]][1]]
+
+
 def quantize_int8(fp32_path: Path, int8_path: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8)
+    quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8, per_channel=True,
+                     op_types_to_quantize=["MatMul"], nodes_to_exclude=down_projection_matmuls(fp32_path))
 
 
 def _onnx_logits(path: Path, tokenizer, texts: list[str], prefix: str, max_length: int) -> np.ndarray:
@@ -67,7 +89,8 @@ def _onnx_logits(path: Path, tokenizer, texts: list[str], prefix: str, max_lengt
     return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
 
-def export(model_dir: str | Path, data_dir: str | Path = "data", dev_percent: int | None = None) -> Path:
+def export(model_dir: str | Path, data_dir: str | Path = "data", dev_percent: int | None = None,
+           require_int8: bool = False) -> Path:
     """Write model_dir/bundle from model_dir/checkpoint; returns the bundle folder."""
     from transformers import AutoTokenizer
 
@@ -108,9 +131,13 @@ def export(model_dir: str | Path, data_dir: str | Path = "data", dev_percent: in
     if max_diff > FP32_TOLERANCE:
         raise ExportError(f"fp32 ONNX logits differ from torch by {max_diff:.2e} > {FP32_TOLERANCE:.0e}; "
                           f"bundle not written (left in {tmp} for inspection)")
-    if agreement < INT8_MIN_AGREEMENT:
-        raise ExportError(f"int8 predicts the same labels as fp32 on only {agreement:.2%} of dev sentences "
-                          f"(< {INT8_MIN_AGREEMENT:.0%}); bundle not written (left in {tmp})")
+    int8_ok = agreement >= INT8_MIN_AGREEMENT
+    if not int8_ok:
+        message = (f"int8 predicts the same labels as fp32 on only {agreement:.2%} of dev sentences "
+                   f"(< {INT8_MIN_AGREEMENT:.0%})")
+        if require_int8:
+            raise ExportError(f"{message}; bundle not written (left in {tmp})")
+        log.warning("%s: the bundle recommends fp32; int8 stays available with EVENTCLF_PRECISION=int8", message)
 
     metrics = json.loads((model_dir / METRICS_FILE).read_text())
     metrics["export"] = {"fp32_max_abs_logit_diff": max_diff, "int8_label_set_agreement": agreement,
@@ -128,6 +155,7 @@ def export(model_dir: str | Path, data_dir: str | Path = "data", dev_percent: in
         data_sha256=summary["data_sha256"],
         metrics={"headline": metrics["headline"], "export": metrics["export"]},
         int8_agreement=agreement,
+        recommended_precision="int8" if int8_ok else "fp32",
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     write_bundle(tmp, manifest)
