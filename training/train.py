@@ -89,8 +89,7 @@ def default_prefix(base_path: Path | str) -> str:
 def train(config: TrainConfig) -> Path:
     """Train, tune thresholds, evaluate and write models/<name>/; returns the output folder."""
     import torch
-    from transformers import (AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments,
-                              set_seed)
+    from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
 
     from training.base_model import resolve_base_model
     from training.evaluate import evaluate, headline, tune_thresholds
