@@ -17,7 +17,7 @@ def write_model_card(out_dir: Path, summary: dict, metrics: dict, typology: Typo
     tuned = metrics["tuned_thresholds"]
     half = metrics["threshold_0.5"]
     cfg = summary["config"]
-    thresholds = dict(zip(typology.label_ids, summary["thresholds"]))
+    thresholds = dict(zip(typology.label_ids, (round(t, 4) for t in summary["thresholds"])))
     label_rows = [[label, v["support"], v["precision"], v["recall"], v["f1"], half["per_label"][label]["f1"],
                    thresholds[label]] for label, v in tuned["per_label"].items()]
     lang_rows = [[lang, v["n"], v["micro_f1"], v["macro_f1"]] for lang, v in tuned["per_language"].items()]
@@ -28,8 +28,8 @@ Multi-label conflict-event classifier over the typology in data/typology.yaml: o
 each with its own threshold tuned on the dev split. A sentence may carry several labels or none.
 
 ## Training
-- Base model: `{cfg['base_model']}`; pooling: {cfg['pooling']}; text prefix: {cfg['text_prefix']!r} (None = base model's
-  recommendation); word embeddings frozen: {cfg['freeze_embeddings']}; class weighting: {cfg['class_weighting']}.
+- Base model: `{cfg['base_model']}`; pooling: {cfg['pooling']}; text prefix: {summary.get('text_prefix', cfg['text_prefix'])!r};
+  word embeddings frozen: {cfg['freeze_embeddings']}; class weighting: {cfg['class_weighting']}.
 - {summary['train_sentences']} training sentences in {len(summary['train_languages'])} languages
   ({', '.join(summary['train_languages'])}); {summary['dev_sentences']} dev sentences. Data sha256
   `{summary['data_sha256'][:16]}…`.

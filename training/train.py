@@ -168,7 +168,8 @@ def train(config: TrainConfig) -> Path:
     summary = {
         "name": config.name,
         "labels": [vars(label) for label in typology.labels],
-        "thresholds": [float(t) for t in thresholds],
+        "thresholds": [round(float(t), 4) for t in thresholds],  # float32 grid values, printed cleanly
+        "text_prefix": prefix,
         "data_sha256": data_hash(all_examples),
         "train_sentences": len(train_examples),
         "dev_sentences": len(dev_examples),
