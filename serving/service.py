@@ -110,12 +110,16 @@ class EventClassifier:
                                 results=[r.to_dict() for r in results])
 
     @bentoml.api(route="/classify_document")
-    async def classify_document(self, text: str, lang: str | None = None) -> DocumentResponse:
-        """Split an article into sentences and classify each; summarise the labels found, with evidence."""
+    async def classify_document(self, text: str, lang: str = "") -> DocumentResponse:
+        """Split an article into sentences and classify each; summarise the labels found, with evidence.
+
+        ``lang`` (an ISO code, or empty to detect) only tunes segmentation; a plain string, not nullable,
+        because BentoML's OpenAPI renders optional fields as their base type.
+        """
         limit = self.config.max_document_chars
         if len(text) > limit:
             return error(413, f"document of {len(text)} characters; the limit is {limit} (EVENTCLF_MAX_DOCUMENT_CHARS)")
-        spans = split_sentences(text, lang)
+        spans = split_sentences(text, lang or None)
         if len(spans) > self.config.max_document_sentences:
             return error(413, f"document of {len(spans)} sentences; the limit is {self.config.max_document_sentences} "
                               "(EVENTCLF_MAX_DOCUMENT_SENTENCES)")
