@@ -59,7 +59,8 @@ def test_every_variant_is_measured_with_latency_memory_and_roofline(quick_report
 def test_served_levels_scrape_batch_sizes_and_server_memory(quick_report):
     report, _ = quick_report
     http = report["http"]
-    assert [lv["concurrency"] for lv in http["levels"]] == [1, 8]
+    assert [(lv["concurrency"], lv["phase"]) for lv in http["levels"]] == [
+        (1, "rising"), (8, "rising"), (1, "after_overload")]
     for level in http["levels"]:
         assert level["requests"] == level["ok"] > 0, level["status_counts"]
         assert level["batches"]["model_calls"] > 0
@@ -77,7 +78,8 @@ def test_ratios_and_targets_are_computed(quick_report):
     assert all(np.isfinite(x) and x > 0 for x in ratios["vs_baseline"].values())
     for level in report["http"]["levels"]:
         assert level["served_vs_baseline"] > 0
-        assert level["served_vs_raw_engine"] > 0
+        assert level["served_vs_raw_engine"] > 0 and level["served_vs_raw_engine_sweep"] > 0
+        assert level["raw_engine_after"]["batch_size"] == round(level["batches"]["mean_batch_size"])
     assert ratios["c1_p50_vs_engine_b1_p50"] > 0
     targets = {t["name"]: t for t in report["targets"]}
     assert len(targets) == 3
