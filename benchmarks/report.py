@@ -116,7 +116,7 @@ def chart(report: dict, path: Path) -> None:
                   label=f"served {http['server']['precision']}, {mode} sentence(s)/request (x = concurrency)")
     sweep = list(report["engine_sweep"].values())
     sp = sweep[0]["precision"] if sweep else "int8"
-    left.plot([v["call_size"] for v in sweep], [v["sentences_per_s"] for v in sweep], "s--",
+    left.plot([v["call_size"] for v in sweep], [v["sentences_per_s"] for v in sweep], "s--", color="k",
               label=f"raw {sp} engine (x = sentences per call)")
     for i, (name, v) in enumerate(report["variants"].items()):
         left.axhline(v["sentences_per_s"], color=f"C{i + 2}", linestyle=":", label=v["label"])
