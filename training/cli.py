@@ -102,6 +102,13 @@ def cmd_serve(args) -> None:
     os.execv(sys.executable, command)
 
 
+def cmd_evaluate(args) -> None:
+    from training.train import reevaluate
+
+    headline = reevaluate(Path(args.models_dir) / args.name)["headline"]
+    print(", ".join(f"{k} {v}" for k, v in headline.items()))
+
+
 def cmd_experiments(args) -> None:
     from training.experiments import run, table
 
@@ -156,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.set_defaults(func=cmd_serve)
+
+    evaluate = sub.add_parser("evaluate", help="recompute a trained model's dev metrics and model card")
+    evaluate.add_argument("--name", default=TrainConfig.name)
+    evaluate.add_argument("--models-dir", default=str(TrainConfig.models_dir))
+    evaluate.set_defaults(func=cmd_evaluate)
 
     experiments = sub.add_parser("experiments", help="recipe ablations (see training/experiments.py)")
     experiments_sub = experiments.add_subparsers(dest="experiments_command", required=True)

@@ -20,6 +20,7 @@ log = logging.getLogger("eventclf.train")
 CHECKPOINT_DIR = "checkpoint"
 SUMMARY_FILE = "training_summary.json"
 METRICS_FILE = "metrics.json"
+DEV_SCORES_FILE = "dev_scores.npz"
 
 
 def select_device(requested: str) -> str:
@@ -92,10 +93,8 @@ def train(config: TrainConfig) -> Path:
     from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
 
     from training.base_model import resolve_base_model
-    from training.evaluate import evaluate, headline, tune_thresholds
     from training.model import ClassifierSpec, build_model
     from training.model_card import write_model_card
-    from training.torch_inference import sigmoid, torch_logits
 
     started = time.time()
     set_seed(config.seed)
@@ -151,15 +150,7 @@ def train(config: TrainConfig) -> Path:
     )
     result = trainer.train()
 
-    model.eval()
-    dev_texts = [e.text for e in dev_examples]
-    probs = sigmoid(torch_logits(model, tokenizer, dev_texts))
-    gold = np.asarray(label_matrix(dev_examples, labels))
-    thresholds = tune_thresholds(probs, gold)
-    langs = [e.lang for e in dev_examples]
-    cases = [e.hard_case for e in dev_examples]
-    report = evaluate(probs, gold, labels, thresholds, langs, cases)
-    report_at_half = evaluate(probs, gold, labels, np.full(len(labels), 0.5), langs, cases)
+    metrics, thresholds = evaluate_on_dev(model, tokenizer, dev_examples, labels, out_dir)
 
     checkpoint = out_dir / CHECKPOINT_DIR
     model.save(checkpoint)
@@ -182,8 +173,60 @@ def train(config: TrainConfig) -> Path:
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
     }
     (checkpoint / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False))
-    metrics = {"headline": headline(report), "tuned_thresholds": report, "threshold_0.5": report_at_half}
-    (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
     write_model_card(out_dir, summary, metrics, typology)
-    log.info("dev micro-F1 %.3f, macro-F1 %.3f; wrote %s", report["micro_f1"], report["macro_f1"], out_dir)
+    head = metrics["headline"]
+    log.info("dev micro-F1 %.3f, macro-F1 %.3f (cross-fitted thresholds); wrote %s",
+             head["micro_f1"], head["macro_f1"], out_dir)
     return out_dir
+
+
+def evaluate_on_dev(model, tokenizer, dev_examples: list[Example], labels: list[str], out_dir: Path):
+    """Score dev, write metrics.json and dev_scores.npz; returns (metrics, thresholds to ship)."""
+    from training.evaluate import dev_metrics
+    from training.torch_inference import sigmoid, torch_logits
+
+    model.eval()
+    probs = sigmoid(torch_logits(model, tokenizer, [e.text for e in dev_examples]))
+    gold = np.asarray(label_matrix(dev_examples, labels))
+    langs = [e.lang for e in dev_examples]
+    cases = [e.hard_case for e in dev_examples]
+    metrics, thresholds = dev_metrics(probs, gold, labels, langs, cases)
+    (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+    # The raw dev scores, so that a new metric can be computed later without retraining.
+    np.savez_compressed(out_dir / DEV_SCORES_FILE, probabilities=probs.astype(np.float32), gold=gold,
+                        lang=np.asarray(langs), hard_case=np.asarray([c or "" for c in cases]))
+    return metrics, thresholds
+
+
+def reevaluate(out_dir: Path) -> dict:
+    """Recompute metrics.json and the model card of a trained model from its checkpoint.
+
+    Uses the data and split recorded at training time, and refuses if the data has changed since:
+    scores on a different dev split would not describe the shipped thresholds.
+    """
+    from transformers import AutoTokenizer
+
+    from training.model import MultiLabelClassifier
+    from training.model_card import write_model_card
+
+    checkpoint = out_dir / CHECKPOINT_DIR
+    summary = json.loads((checkpoint / SUMMARY_FILE).read_text())
+    cfg = summary["config"]
+    config = TrainConfig(**{k: (Path(v) if k in {"data_dir", "models_dir", "acled"} and v else v)
+                            for k, v in cfg.items()})
+    typology = load_typology(config.data_dir)
+    train_examples, dev_examples = gather_examples(config, typology)
+    if data_hash(train_examples + dev_examples) != summary["data_sha256"]:
+        raise ValueError(f"the data in {config.data_dir} changed since {out_dir} was trained; retrain instead")
+    model = MultiLabelClassifier.load(checkpoint)
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    metrics_path = out_dir / METRICS_FILE
+    previous = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    metrics, thresholds = evaluate_on_dev(model, tokenizer, dev_examples, typology.label_ids, out_dir)
+    if "export" in previous:  # written by the export; still true of the same checkpoint
+        metrics["export"] = previous["export"]
+        metrics_path.write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+    if [round(float(t), 4) for t in thresholds] != summary["thresholds"]:
+        log.warning("re-tuned thresholds differ from the checkpoint's; keeping the checkpoint's")
+    write_model_card(out_dir, summary, metrics, typology)
+    return metrics

@@ -1,0 +1,70 @@
+"""Metrics: threshold tuning, the cross-fitted (honest) estimate, and re-evaluating a trained model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from training.evaluate import cross_fitted_predictions, dev_metrics, tune_thresholds
+
+
+def test_cross_fitting_uses_thresholds_from_the_other_fold():
+    rng = np.random.default_rng(3)
+    probs = rng.random((400, 3)).astype(np.float32)
+    gold = (rng.random((400, 3)) < 0.3).astype(float)
+    pred = cross_fitted_predictions(probs, gold, folds=2, seed=0)
+    order = np.random.default_rng(0).permutation(400)
+    fold_of = np.empty(400, dtype=int)
+    fold_of[order] = np.arange(400) % 2
+    for k in (0, 1):
+        other = tune_thresholds(probs[fold_of != k], gold[fold_of != k])
+        np.testing.assert_array_equal(pred[fold_of == k], probs[fold_of == k] >= other)
+
+
+def test_cross_fitted_score_is_not_flattered_by_tuning_on_noise():
+    # Scores unrelated to the labels: tuning on the scored rows finds spurious gains; cross-fitting may not.
+    rng = np.random.default_rng(11)
+    probs = rng.random((300, 4)).astype(np.float32)
+    gold = (rng.random((300, 4)) < 0.2).astype(float)
+    metrics, _ = dev_metrics(probs, gold, list("abcd"), ["en"] * 300, [None] * 300)
+    assert metrics["cross_fitted_thresholds"]["macro_f1"] < metrics["tuned_thresholds"]["macro_f1"]
+    assert metrics["headline"]["thresholds"] == "cross-fitted"
+
+
+def test_separable_scores_stay_perfect_when_cross_fitted():
+    gold = np.tile(np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0], [1.0, 1.0]]), (50, 1))
+    probs = np.where(gold == 1, 0.9, 0.1).astype(np.float32)
+    metrics, thresholds = dev_metrics(probs, gold, ["a", "b"], ["en"] * 200, [None] * 200)
+    assert metrics["cross_fitted_thresholds"]["micro_f1"] == 1.0
+    assert ((thresholds > 0.1) & (thresholds <= 0.9)).all()
+
+
+def test_training_saves_dev_scores_and_reevaluation_reproduces_metrics(tiny_model_dir, tmp_path, monkeypatch):
+    from conftest import REPO
+
+    from training.train import reevaluate
+
+    metrics = json.loads((tiny_model_dir / "metrics.json").read_text())
+    assert {"tuned_thresholds", "cross_fitted_thresholds", "threshold_0.5", "headline"} <= set(metrics)
+    scores = np.load(tiny_model_dir / "dev_scores.npz")
+    assert scores["probabilities"].shape == scores["gold"].shape == (metrics["headline"]["dev_sentences"], 10)
+    assert len(scores["lang"]) == len(scores["hard_case"]) == len(scores["gold"])
+
+    copy = tmp_path / "tiny"
+    shutil.copytree(tiny_model_dir / "checkpoint", copy / "checkpoint")
+    shutil.copy(tiny_model_dir / "metrics.json", copy / "metrics.json")
+    monkeypatch.chdir(REPO)  # the training config records data/ relative to the repository
+    again = reevaluate(copy)
+    assert "export" in metrics  # the export's own section survives re-evaluation
+    assert again == metrics == json.loads((copy / "metrics.json").read_text())
+    assert (copy / "README.md").is_file() and (copy / "dev_scores.npz").is_file()
+
+    summary_path = copy / "checkpoint" / "training_summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["data_sha256"] = "0" * 64
+    summary_path.write_text(json.dumps(summary))
+    with pytest.raises(ValueError, match="changed since"):
+        reevaluate(copy)
