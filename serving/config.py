@@ -28,6 +28,8 @@ class ServingConfig:
     max_batch_size: int = field(default=64, metadata={"doc": "most sentences in one adaptive batch"})
     max_latency_ms: int = field(default=2000, metadata={
         "doc": "batching latency budget; beyond it requests are shed with 503"})
+    max_batch_wait_ms: int = field(default=25, metadata={
+        "doc": "longest an idle model waits for a batch to fill (caps the adaptive window)"})
     max_sentences: int = field(default=256, metadata={"doc": "most sentences in one /classify request (413)"})
     max_sentence_chars: int = field(default=20_000, metadata={
         "doc": "longest sentence accepted (413); longer than the model's max length is truncated and flagged"})
@@ -60,7 +62,7 @@ class ServingConfig:
             raise ConfigError(f"{ENV_PREFIX}DEVICE must be cpu or cuda, not {self.device!r}")
         if self.precision not in {"auto", "int8", "fp32"}:
             raise ConfigError(f"{ENV_PREFIX}PRECISION must be auto, int8 or fp32, not {self.precision!r}")
-        for name in ("max_batch_size", "max_latency_ms", "max_sentences", "max_sentence_chars",
+        for name in ("max_batch_size", "max_latency_ms", "max_batch_wait_ms", "max_sentences", "max_sentence_chars",
                      "max_document_chars", "max_document_sentences", "max_body_bytes", "port"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be positive")

@@ -69,7 +69,8 @@ class EventClassifier:
             raise
         self.batcher: AdaptiveBatcher[SentenceResult] = AdaptiveBatcher(
             self.engine.classify, max_batch_size=self.config.max_batch_size,
-            max_latency_ms=self.config.max_latency_ms, on_batch=batch_size_histogram.observe)
+            max_latency_ms=self.config.max_latency_ms, max_wait_ms=self.config.max_batch_wait_ms,
+            on_batch=batch_size_histogram.observe)
         self._ready = True
 
     def __is_ready__(self) -> bool:
