@@ -68,3 +68,17 @@ def test_training_saves_dev_scores_and_reevaluation_reproduces_metrics(tiny_mode
     summary_path.write_text(json.dumps(summary))
     with pytest.raises(ValueError, match="changed since"):
         reevaluate(copy)
+
+
+def test_paired_bootstrap_interval_brackets_a_real_difference():
+    from training.experiments import paired_bootstrap
+
+    rng = np.random.default_rng(5)
+    gold = (rng.random((600, 4)) < 0.3).astype(float)
+    perfect = gold == 1
+    noisy = perfect ^ (rng.random(gold.shape) < 0.15)  # 15% of decisions flipped
+    assert paired_bootstrap(noisy, noisy, gold) == (0.0, 0.0, 0.0)
+    point, low, high = paired_bootstrap(noisy, perfect, gold)
+    assert 0 < low < point < high <= 1
+    point_back, low_back, high_back = paired_bootstrap(perfect, noisy, gold)
+    assert point_back == -point and high_back < 0
