@@ -40,6 +40,23 @@ def test_shipped_data_validates(data_dir, typology):
     assert set(counts) == set(typology.label_ids)
 
 
+def test_shipped_data_meets_the_dataset_contract(data_dir, typology):
+    """The coverage promised in data/DATASET.md: size, languages, balance, label-free share, multi-label."""
+    examples = load_sentences(data_dir, typology)
+    langs = Counter(e.lang for e in examples)
+    assert len(examples) >= 6000 and len(langs) >= 15
+    assert langs.most_common(1)[0][0] == "en" and langs["en"] < len(examples) / 2
+    positives = Counter(label for e in examples for label in e.labels)
+    languages_of = {label: {e.lang for e in examples if label in e.labels} for label in typology.label_ids}
+    for label in typology.label_ids:
+        assert positives[label] >= 300, label
+        assert len(languages_of[label]) >= 10, label
+    empty = [e for e in examples if not e.labels]
+    assert 0.25 <= len(empty) / len(examples) <= 0.35
+    assert sum(1 for e in empty if e.hard_case) > len(empty) / 2  # most label-free sentences are hard negatives
+    assert sum(1 for e in examples if len(e.labels) > 1) / len(examples) >= 0.15
+
+
 def test_split_is_a_stable_function_of_the_text():
     assert split_of("Rebels shelled the town.", 20) == split_of("  rebels   SHELLED the town. ", 20)
     share = sum(split_of(f"sentence number {i}", 20) == "dev" for i in range(5000)) / 5000

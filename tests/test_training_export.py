@@ -69,6 +69,30 @@ def test_training_is_reproducible_from_seed(tmp_path, tiny_base, dev_texts):
     np.testing.assert_allclose(logits[0], logits[1], atol=1e-6)
 
 
+def test_frozen_lower_layers_do_not_move_in_bf16_training(tmp_path, tiny_base):
+    """--freeze-layers 1 keeps embeddings and layer 0 bit-identical; layer 1 and the head still learn."""
+    from conftest import tiny_train_config
+    from safetensors.torch import load_file
+
+    from training.train import train
+
+    out = train(tiny_train_config(tmp_path, tiny_base, max_steps=4, limit=200, freeze_layers=1, bf16=True))
+    before = load_file(str(tiny_base / "model.safetensors"))
+    after = load_file(str(out / "checkpoint" / "encoder" / "model.safetensors"))
+    moved = {name for name in before if not torch.equal(before[name], after[name])}
+    assert moved, "nothing trained"
+    assert not {n for n in moved if n.startswith(("embeddings.", "encoder.layer.0."))}, sorted(moved)
+    assert any(n.startswith("encoder.layer.1.") for n in moved)
+
+
+def test_freezing_more_layers_than_the_encoder_has_is_refused(tiny_base):
+    from training.model import ClassifierSpec, build_model
+
+    model = build_model(tiny_base, ClassifierSpec(labels=["a", "b"]))
+    with pytest.raises(ValueError, match="has 2"):
+        model.freeze_lower_layers(3)
+
+
 def _perturbed_exporter(original):
     """An exporter that writes a model whose logits are all pushed down: a wrong graph."""
     def exporter(model, path, max_length):

@@ -113,8 +113,8 @@ def cmd_experiments(args) -> None:
     from training.experiments import run, table
 
     if args.experiments_command == "run":
-        run(_train_config(args), only=args.only or None)
-    print(table(Path(args.models_dir)))
+        run(_train_config(args), only=args.only or None, group=args.group)
+    print(table(Path(args.models_dir), group=args.group))
 
 
 def cmd_config(args) -> None:
@@ -126,6 +126,7 @@ def cmd_config(args) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from training.config import TrainConfig
+    from training.experiments import DEFAULT_GROUP
 
     parser = argparse.ArgumentParser(prog="eventclf", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -174,9 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser = experiments_sub.add_parser("run", help="train every variant against the same base recipe")
     _add_dataclass_flags(run_parser, TrainConfig)
     run_parser.add_argument("--only", nargs="*", help="variant names to run (default all)")
+    run_parser.add_argument("--group", default=DEFAULT_GROUP, help="run-name prefix: one per protocol (default: %(default)s)")
     run_parser.set_defaults(func=cmd_experiments)
     table_parser = experiments_sub.add_parser("table", help="markdown table of the runs in --models-dir")
     table_parser.add_argument("--models-dir", default=str(TrainConfig.models_dir))
+    table_parser.add_argument("--group", default=DEFAULT_GROUP, help="which protocol's runs (default: %(default)s)")
     table_parser.set_defaults(func=cmd_experiments)
 
     conf = sub.add_parser("config", help="list the EVENTCLF_* serving settings and their defaults")

@@ -31,7 +31,11 @@ class TrainConfig:
         "help": "text put before every sentence (default: the base model's recommendation, e.g. 'query: ')"})
     freeze_embeddings: bool = field(default=True, metadata={
         "help": "freeze the word-embedding matrix (13x faster on CPU; keeps unseen languages aligned)"})
+    freeze_layers: int = field(default=0, metadata={
+        "help": "also freeze all embeddings and this many lower transformer layers (no backward pass below)"})
     class_weighting: bool = field(default=False, metadata={"help": "weight positives of rare labels up"})
+    bf16: bool = field(default=False, metadata={
+        "help": "bfloat16 autocast for the forward and backward passes (weights and optimiser stay fp32)"})
     train_langs: str = field(default="", metadata={"help": "comma-separated languages to train on (default all)"})
     dev_percent: int = field(default=20, metadata={"help": "share of sentences held out for dev (by text hash)"})
     limit: int = field(default=0, metadata={"help": "use at most this many training sentences (0 = all)"})

@@ -1,7 +1,11 @@
 """Recipe experiments for the default model: each variant changes one thing against the baseline.
 
-    eventclf experiments run [--only NAME ...] [--epochs N]   # trains models/exp-<name>/ (no export)
-    eventclf experiments table                                # markdown table of every models/exp-*/metrics.json
+    eventclf experiments run [--only NAME ...] [--epochs N] [--group G]  # trains models/<G>-<name>/ (no export)
+    eventclf experiments table [--group G]                    # markdown table of every models/<G>-*/metrics.json
+
+A group is one protocol (same data, same schedule): the full 3-epoch runs are group "exp"; a cheaper
+screening protocol (e.g. ``--epochs 1 --group screen``) keeps its runs apart so that variants are only
+ever compared with the baseline trained under the same protocol.
 
 The table is what docs/experiments.md records; the default model's flags follow the winner.
 """
@@ -20,6 +24,9 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "cls-pooling": ("[CLS] token instead of mean pooling", {"pooling": "cls"}),
     "no-prefix": ("no E5 'query: ' prefix", {"text_prefix": ""}),
     "class-weighting": ("positives of rarer labels weighted up", {"class_weighting": True}),
+    "freeze-6-layers": ("embeddings and the lower 6 of 12 layers frozen (half the backward pass)",
+                        {"freeze_layers": 6}),
+    "bf16": ("bfloat16 autocast in training (fp32 weights; the exported model is fp32)", {"bf16": True}),
     "lr-5e-5": ("encoder learning rate 5e-5 instead of 3e-5", {"learning_rate": 5e-5}),
     "lr-8e-5": ("encoder learning rate 8e-5", {"learning_rate": 8e-5}),
     "lr-5e-5-epochs-4": ("learning rate 5e-5 and 4 epochs (the most the 20-minute budget allows)",
@@ -30,14 +37,20 @@ VARIANTS: dict[str, tuple[str, dict]] = {
 }
 
 
-def run(base: TrainConfig, only: list[str] | None = None) -> list[Path]:
+DEFAULT_GROUP = "exp"
+
+
+def run(base: TrainConfig, only: list[str] | None = None, group: str = DEFAULT_GROUP) -> list[Path]:
     from training.train import train
 
+    unknown = set(only or ()) - set(VARIANTS)
+    if unknown:
+        raise ValueError(f"unknown variant(s) {sorted(unknown)}; known: {', '.join(VARIANTS)}")
     outputs = []
     for name, (_, overrides) in VARIANTS.items():
         if only and name not in only:
             continue
-        outputs.append(train(replace(base, name=f"exp-{name}", **overrides)))
+        outputs.append(train(replace(base, name=f"{group}-{name}", **overrides)))
     return outputs
 
 
@@ -79,14 +92,14 @@ def paired_bootstrap(pred_a, pred_b, gold, rounds: int = 2000, seed: int = 0) ->
     return point, float(low), float(high)
 
 
-def table(models_dir: Path) -> str:
+def table(models_dir: Path, group: str = DEFAULT_GROUP) -> str:
     header = ("| variant | what changes | steps | train s | dev micro-F1 | dev macro-F1 | Δ micro-F1 vs baseline [95% CI] "
               "| worst language (F1) | hard-case FP rate | non-English micro-F1 |")
     lines = [header, "|" + "---|" * 10]
-    baseline_dir = models_dir / "exp-baseline"
+    baseline_dir = models_dir / f"{group}-baseline"
     baseline = _cross_fitted(baseline_dir)
     for name, (what, _) in VARIANTS.items():
-        run_dir = models_dir / f"exp-{name}"
+        run_dir = models_dir / f"{group}-{name}"
         path = run_dir / "metrics.json"
         if not path.is_file():
             continue

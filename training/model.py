@@ -67,6 +67,19 @@ class MultiLabelClassifier(nn.Module):
     def freeze_word_embeddings(self) -> None:
         self.encoder.get_input_embeddings().weight.requires_grad_(False)
 
+    def freeze_lower_layers(self, count: int) -> None:
+        """Freeze all embeddings and the first ``count`` transformer layers.
+
+        Nothing below the first trainable layer needs a backward pass, so each frozen layer saves its
+        share of the backward compute, and the frozen layers keep the pretrained cross-lingual alignment.
+        """
+        layers = _transformer_layers(self.encoder)
+        if not 0 <= count <= len(layers):
+            raise ValueError(f"cannot freeze {count} layers: the encoder has {len(layers)}")
+        for module in [self.encoder.embeddings, *layers[:count]]:
+            for parameter in module.parameters():
+                parameter.requires_grad_(False)
+
     def save(self, out_dir: str | Path) -> None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -98,6 +111,17 @@ class LogitsOnly(nn.Module):
 
     def forward(self, input_ids, attention_mask):
         return self.model(input_ids=input_ids, attention_mask=attention_mask)["logits"]
+
+
+def _transformer_layers(encoder: nn.Module) -> nn.ModuleList:
+    """The stack of transformer blocks of a BERT-, RoBERTa- or DistilBERT-style encoder."""
+    for path in ("encoder.layer", "transformer.layer"):
+        module = encoder
+        for attribute in path.split("."):
+            module = getattr(module, attribute, None)
+        if isinstance(module, nn.ModuleList):
+            return module
+    raise ValueError(f"do not know where the transformer layers of {type(encoder).__name__} are")
 
 
 def build_model(base_path: str | Path, spec: ClassifierSpec) -> MultiLabelClassifier:

@@ -115,6 +115,8 @@ def train(config: TrainConfig) -> Path:
     model = build_model(base_path, spec)
     if config.freeze_embeddings:
         model.freeze_word_embeddings()
+    if config.freeze_layers:
+        model.freeze_lower_layers(config.freeze_layers)
     if config.class_weighting:
         gold = np.asarray(label_matrix(train_examples, labels))
         positives = gold.sum(0).clip(min=1)
@@ -137,6 +139,7 @@ def train(config: TrainConfig) -> Path:
         seed=config.seed,
         data_seed=config.seed,
         use_cpu=device == "cpu",
+        bf16=config.bf16,
         dataloader_num_workers=0,
         train_sampling_strategy="group_by_length",
         disable_tqdm=False,
