@@ -80,5 +80,5 @@ def test_paired_bootstrap_interval_brackets_a_real_difference():
     assert paired_bootstrap(noisy, noisy, gold) == (0.0, 0.0, 0.0)
     point, low, high = paired_bootstrap(noisy, perfect, gold)
     assert 0 < low < point < high <= 1
-    point_back, low_back, high_back = paired_bootstrap(perfect, noisy, gold)
+    point_back, _low_back, high_back = paired_bootstrap(perfect, noisy, gold)
     assert point_back == -point and high_back < 0
