@@ -298,6 +298,13 @@ def _edit_manifest(bundle: Path, change) -> None:
     path.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
+def loaded_graph(bundle: Path) -> str:
+    """The ONNX file the server loads on CPU (precision auto): the precision the export gate recommended."""
+    from serving.bundle import MODEL_FILES, read_bundle
+
+    return MODEL_FILES[read_bundle(bundle).recommended_precision]
+
+
 def make_broken_bundle(tiny_bundle: Path, where: Path, kind: str) -> Path:
     from serving.bundle import sha256_file
 
@@ -305,10 +312,7 @@ def make_broken_bundle(tiny_bundle: Path, where: Path, kind: str) -> Path:
     if kind == "missing":
         return bundle
     shutil.copytree(tiny_bundle, bundle)
-    from serving.bundle import MODEL_FILES, read_bundle
-
-    # What the server loads on CPU (precision auto): the precision the export gate recommended.
-    onnx = bundle / MODEL_FILES[read_bundle(bundle).recommended_precision]
+    onnx = bundle / loaded_graph(bundle)
     if kind == "corrupted-onnx":  # truncated, with a checksum that matches: only onnxruntime can tell
         onnx.write_bytes(onnx.read_bytes()[: onnx.stat().st_size // 3])
         _edit_manifest(bundle, lambda d: d["files"].update({onnx.name: sha256_file(onnx)}))
@@ -323,14 +327,21 @@ def make_broken_bundle(tiny_bundle: Path, where: Path, kind: str) -> Path:
     return bundle
 
 
-# kind -> (problem, fix) the log line must name
+# kind -> (problem, fix) the log line must name; {onnx} is the graph the server loads (the recommended one)
 BROKEN = {
     "missing": (r"no bundle at \S+missing", r"build one with `make train`.*EVENTCLF_BUNDLE"),
-    "corrupted-onnx": (r"model\.int8\.onnx is not a loadable ONNX model", r"re-export the model"),
-    "checksum-mismatch": (r"model\.int8\.onnx does not match its checksum", r"re-export the model or restore"),
+    "corrupted-onnx": (r"{onnx} is not a loadable ONNX model", r"re-export the model"),
+    "checksum-mismatch": (r"{onnx} does not match its checksum", r"re-export the model or restore"),
     "format-version": (r"bundle format version 99, this server reads version 1", r"re-export the model"),
     "label-width": (r"outputs 10 scores but bundle\.json lists 9 labels", r"re-export it"),
 }
+
+
+def expected_line(kind: str, bundle: Path) -> tuple[str, str]:
+    problem, fix = BROKEN[kind]
+    return problem.replace("{onnx}", re.escape(loaded_graph(bundle))), fix
+
+
 # What `eventclf serve` checks before starting BentoML (read_bundle: files, checksums, manifest).
 
 
@@ -386,7 +397,7 @@ def test_broken_bundle_never_becomes_ready_and_logs_one_clear_line(tiny_bundle, 
     # (docs/hardening.md); with BENTOML_CONTAINERIZED set it exits instead (next test).
     assert outcome["exit_code"] != 0, outcome["log"][-2000:]
     assert 200 not in outcome["ready"]
-    problem, fix = BROKEN[kind]
+    problem, fix = expected_line(kind, tiny_bundle)
     lines = [line for line in outcome["log"].splitlines() if "cannot start:" in line]
     assert lines, outcome["log"][-3000:]
     assert re.search(problem, lines[0]) and re.search(fix, lines[0]), lines[0]
@@ -414,7 +425,7 @@ def test_eventclf_serve_refuses_a_broken_bundle_at_once(tiny_bundle, tmp_path, k
                                    tmp_path / "serve.log", port, timeout=90, settle=0.0)
     assert 200 not in outcome["ready"]
     assert outcome["exit_code"] == 1, outcome["log"][-2000:]
-    problem, fix = BROKEN[kind]
+    problem, fix = expected_line(kind, tiny_bundle)
     lines = outcome["log"].strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("eventclf: cannot serve: "), lines
     assert re.search(problem, lines[0]) and re.search(fix, lines[0]), lines[0]

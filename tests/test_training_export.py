@@ -76,13 +76,26 @@ def test_frozen_lower_layers_do_not_move_in_bf16_training(tmp_path, tiny_base):
 
     from training.train import train
 
-    out = train(tiny_train_config(tmp_path, tiny_base, max_steps=4, limit=200, freeze_layers=1, bf16=True))
+    out = train(tiny_train_config(tmp_path, tiny_base, max_steps=4, limit=200, freeze_layers=1, precision="bf16"))
     before = load_file(str(tiny_base / "model.safetensors"))
     after = load_file(str(out / "checkpoint" / "encoder" / "model.safetensors"))
     moved = {name for name in before if not torch.equal(before[name], after[name])}
     assert moved, "nothing trained"
     assert not {n for n in moved if n.startswith(("embeddings.", "encoder.layer.0."))}, sorted(moved)
     assert any(n.startswith("encoder.layer.1.") for n in moved)
+
+
+def test_precision_is_bf16_only_where_the_hardware_does_it(monkeypatch):
+    import training.train as train_module
+
+    assert train_module.select_precision("fp32", "cpu") == "fp32"
+    monkeypatch.setattr(train_module, "native_bf16", lambda device: True)
+    assert train_module.select_precision("auto", "cpu") == "bf16"
+    monkeypatch.setattr(train_module, "native_bf16", lambda device: False)
+    assert train_module.select_precision("auto", "cpu") == "fp32"
+    assert train_module.select_precision("bf16", "cpu") == "bf16"  # asked for explicitly: obeyed, with a warning
+    with pytest.raises(ValueError, match="precision must be"):
+        train_module.select_precision("fp16", "cpu")
 
 
 def test_freezing_more_layers_than_the_encoder_has_is_refused(tiny_base):

@@ -47,7 +47,8 @@ each with its own threshold tuned on the dev split. A sentence may carry several
   `{summary['data_sha256'][:16]}…`.
 - {cfg['epochs']} epochs, batch {cfg['batch_size']}, learning rate {cfg['learning_rate']} (head
   {cfg['head_learning_rate']}), max length {cfg['max_length']}, seed {cfg['seed']}; final training loss
-  {summary['training_loss']}; {summary['train_seconds']} s on {summary['device']} with {summary['torch_threads']} threads.
+  {summary['training_loss']}; {summary['train_seconds']} s on {summary['device']} ({summary.get('precision', 'fp32')} compute) with
+  {summary['torch_threads']} threads.
 - Reproduce: `eventclf train --name {summary['name']}` with the same data and flags.
 
 ## Dev results

@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,32 @@ def select_device(requested: str) -> str:
     if requested == "cuda":
         log.warning("--device cuda requested but torch sees no GPU; training on CPU")
     return "cpu"
+
+
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def native_bf16(device: str) -> bool:
+    """Whether the device computes bf16 in hardware (emulated bf16 on an older CPU is slower than fp32)."""
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def select_precision(requested: str, device: str) -> str:
+    if requested not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {requested!r}")
+    if requested == "fp32":
+        return "fp32"
+    if native_bf16(device):
+        return "bf16"
+    if requested == "bf16":
+        log.warning("--precision bf16 requested but this %s has no native bf16; it will be slow", device)
+        return "bf16"
+    log.info("no native bf16 on this %s: training in fp32", device)
+    return "fp32"
 
 
 def gather_examples(config: TrainConfig, typology: Typology) -> tuple[list[Example], list[Example]]:
@@ -100,10 +126,12 @@ def train(config: TrainConfig) -> Path:
     set_seed(config.seed)
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
     device = select_device(config.device)
+    precision = select_precision(config.precision, device)
     typology = load_typology(config.data_dir)
     labels = typology.label_ids
     train_examples, dev_examples = gather_examples(config, typology)
-    log.info("training on %d sentences, evaluating on %d (%s)", len(train_examples), len(dev_examples), device)
+    log.info("training on %d sentences, evaluating on %d (%s, %s)", len(train_examples), len(dev_examples), device,
+             precision)
 
     base_path = resolve_base_model(config.base_model, config.models_dir)
     tokenizer = AutoTokenizer.from_pretrained(base_path)
@@ -139,7 +167,7 @@ def train(config: TrainConfig) -> Path:
         seed=config.seed,
         data_seed=config.seed,
         use_cpu=device == "cpu",
-        bf16=config.bf16,
+        bf16=precision == "bf16",
         dataloader_num_workers=0,
         train_sampling_strategy="group_by_length",
         disable_tqdm=False,
@@ -172,6 +200,7 @@ def train(config: TrainConfig) -> Path:
         "steps": int(result.global_step),
         "train_seconds": round(time.time() - started, 1),
         "device": device,
+        "precision": precision,
         "torch_threads": torch.get_num_threads(),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
     }
@@ -215,8 +244,9 @@ def reevaluate(out_dir: Path) -> dict:
     checkpoint = out_dir / CHECKPOINT_DIR
     summary = json.loads((checkpoint / SUMMARY_FILE).read_text())
     cfg = summary["config"]
+    known = {f.name for f in fields(TrainConfig)}  # a checkpoint from an older version may carry retired flags
     config = TrainConfig(**{k: (Path(v) if k in {"data_dir", "models_dir", "acled"} and v else v)
-                            for k, v in cfg.items()})
+                            for k, v in cfg.items() if k in known})
     typology = load_typology(config.data_dir)
     train_examples, dev_examples = gather_examples(config, typology)
     if data_hash(train_examples + dev_examples) != summary["data_sha256"]:
