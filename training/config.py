@@ -37,8 +37,9 @@ class TrainConfig:
     freeze_layers: int = field(default=0, metadata={
         "help": "also freeze all embeddings and this many lower transformer layers (no backward pass below)"})
     class_weighting: bool = field(default=False, metadata={"help": "weight positives of rare labels up"})
-    # bf16 autocast measured 1.46x faster per step on 2 AVX512-BF16 cores for -0.005 dev micro-F1 at equal
-    # steps; the time saved buys a higher learning rate and more epochs (docs/experiments.md).
+    # bf16 autocast measured about 1.35x faster per step (interleaved timing on AVX512-BF16 cores) for -0.005
+    # dev micro-F1 at equal steps; the time saved buys a higher learning rate and more epochs
+    # (docs/experiments.md).
     precision: str = field(default="auto", metadata={
         "help": "training compute: auto (bf16 autocast where the CPU or GPU does bf16 natively, else fp32), "
                 "bf16 or fp32; weights, optimiser and the exported model stay fp32"})
