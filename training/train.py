@@ -42,7 +42,9 @@ def native_bf16(device: str) -> bool:
 
     if device == "cuda":
         return torch.cuda.is_bf16_supported()
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    # Private probes of torch's CPU capability; a build without them (e.g. on Arm) counts as no native bf16.
+    probes = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
+    return any(probe() for probe in probes if probe is not None)
 
 
 def select_precision(requested: str, device: str) -> str:
