@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from training.evaluate import cross_fitted_predictions, dev_metrics, tune_thresholds
+from training.evaluate import cross_fitted_predictions, dev_metrics, evaluate_predictions, tune_thresholds
 
 
 def test_cross_fitting_uses_thresholds_from_the_other_fold():
@@ -82,3 +82,29 @@ def test_paired_bootstrap_interval_brackets_a_real_difference():
     assert 0 < low < point < high <= 1
     point_back, _low_back, high_back = paired_bootstrap(perfect, noisy, gold)
     assert point_back == -point and high_back < 0
+
+
+def test_threshold_shrinkage_moves_tuned_thresholds_towards_one_half():
+    rng = np.random.default_rng(7)
+    gold = (rng.random((500, 3)) < 0.3).astype(float)
+    # Label 0 separates best at a low threshold, label 2 at a high one.
+    probs = np.stack([np.where(gold[:, 0] == 1, 0.3, 0.1), np.where(gold[:, 1] == 1, 0.9, 0.1),
+                      np.where(gold[:, 2] == 1, 0.95, 0.85)], axis=1).astype(np.float32)
+    probs += rng.normal(0, 0.01, probs.shape).astype(np.float32)
+    tuned = tune_thresholds(probs, gold)
+    assert tuned[0] < 0.3 and tuned[2] > 0.85
+    halfway = tune_thresholds(probs, gold, shrinkage=0.5)
+    np.testing.assert_allclose(halfway, 0.5 + (tuned - 0.5) / 2, atol=1e-6)
+    np.testing.assert_array_equal(tune_thresholds(probs, gold, shrinkage=1.0), np.full(3, 0.5, dtype=np.float32))
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        tune_thresholds(probs, gold, shrinkage=1.5)
+
+    metrics, shipped = dev_metrics(probs, gold, list("abc"), ["en"] * 500, [None] * 500, shrinkage=0.5)
+    np.testing.assert_array_equal(shipped, halfway)
+    assert metrics["threshold_shrinkage"] == 0.5
+    # The cross-fitted view scores the same policy: halfway thresholds tuned on the other half.
+    expected = evaluate_predictions(cross_fitted_predictions(probs, gold, shrinkage=0.5), gold, list("abc"),
+                                    ["en"] * 500, [None] * 500)
+    assert metrics["cross_fitted_thresholds"] == expected
+    unshrunk = evaluate_predictions(cross_fitted_predictions(probs, gold), gold, list("abc"), ["en"] * 500, [None] * 500)
+    assert unshrunk["per_label"] != expected["per_label"]  # the policy changes predictions on this data

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.base_model import BUNDLED_BASE
+from training.evaluate import THRESHOLD_SHRINKAGE
 
 
 @dataclass
@@ -43,6 +44,8 @@ class TrainConfig:
     precision: str = field(default="auto", metadata={
         "help": "training compute: auto (bf16 autocast where the CPU or GPU does bf16 natively, else fp32), "
                 "bf16 or fp32; weights, optimiser and the exported model stay fp32"})
+    threshold_shrinkage: float = field(default=THRESHOLD_SHRINKAGE, metadata={
+        "help": "move each dev-tuned threshold this share of the way back to 0.5 (0: as tuned, 1: flat 0.5)"})
     train_langs: str = field(default="", metadata={"help": "comma-separated languages to train on (default all)"})
     dev_percent: int = field(default=20, metadata={"help": "share of sentences held out for dev (by text hash)"})
     limit: int = field(default=0, metadata={"help": "use at most this many training sentences (0 = all)"})

@@ -70,7 +70,11 @@ def _cross_fitted(model_dir: Path):
     if not path.is_file():
         return None
     scores = np.load(path)
-    return cross_fitted_predictions(scores["probabilities"], scores["gold"]), scores["gold"], scores["lang"]
+    # The run's own threshold policy, as in its metrics.json (runs from before shrinkage used none).
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    pred = cross_fitted_predictions(scores["probabilities"], scores["gold"],
+                                    shrinkage=metrics.get("threshold_shrinkage", 0.0))
+    return pred, scores["gold"], scores["lang"]
 
 
 def paired_bootstrap(pred_a, pred_b, gold, rounds: int = 2000, seed: int = 0) -> tuple[float, float, float]:

@@ -183,7 +183,8 @@ def train(config: TrainConfig) -> Path:
     )
     result = trainer.train()
 
-    metrics, thresholds = evaluate_on_dev(model, tokenizer, dev_examples, labels, out_dir)
+    metrics, thresholds = evaluate_on_dev(model, tokenizer, dev_examples, labels, out_dir,
+                                          config.threshold_shrinkage)
 
     checkpoint = out_dir / CHECKPOINT_DIR
     model.save(checkpoint)
@@ -214,7 +215,8 @@ def train(config: TrainConfig) -> Path:
     return out_dir
 
 
-def evaluate_on_dev(model, tokenizer, dev_examples: list[Example], labels: list[str], out_dir: Path):
+def evaluate_on_dev(model, tokenizer, dev_examples: list[Example], labels: list[str], out_dir: Path,
+                    threshold_shrinkage: float):
     """Score dev, write metrics.json and dev_scores.npz; returns (metrics, thresholds to ship)."""
     from training.evaluate import dev_metrics
     from training.torch_inference import sigmoid, torch_logits
@@ -224,7 +226,7 @@ def evaluate_on_dev(model, tokenizer, dev_examples: list[Example], labels: list[
     gold = np.asarray(label_matrix(dev_examples, labels))
     langs = [e.lang for e in dev_examples]
     cases = [e.hard_case for e in dev_examples]
-    metrics, thresholds = dev_metrics(probs, gold, labels, langs, cases)
+    metrics, thresholds = dev_metrics(probs, gold, labels, langs, cases, threshold_shrinkage)
     (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
     # The raw dev scores, so that a new metric can be computed later without retraining.
     np.savez_compressed(out_dir / DEV_SCORES_FILE, probabilities=probs.astype(np.float32), gold=gold,
@@ -257,7 +259,8 @@ def reevaluate(out_dir: Path) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     metrics_path = out_dir / METRICS_FILE
     previous = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
-    metrics, thresholds = evaluate_on_dev(model, tokenizer, dev_examples, typology.label_ids, out_dir)
+    metrics, thresholds = evaluate_on_dev(model, tokenizer, dev_examples, typology.label_ids, out_dir,
+                                          config.threshold_shrinkage)
     if "export" in previous:  # written by the export; still true of the same checkpoint
         metrics["export"] = previous["export"]
         metrics_path.write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
