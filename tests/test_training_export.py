@@ -85,6 +85,32 @@ def test_frozen_lower_layers_do_not_move_in_bf16_training(tmp_path, tiny_base):
     assert any(n.startswith("encoder.layer.1.") for n in moved)
 
 
+def test_seen_token_embeddings_move_only_the_rows_training_uses(tmp_path, tiny_base, data_dir):
+    """Corrections are learned for the embedding rows of tokens in the training sentences and folded into
+    a plain checkpoint; every other row stays bit-identical to the base model."""
+    from conftest import tiny_train_config
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer
+
+    from training.train import gather_examples, train
+
+    config = tiny_train_config(tmp_path, tiny_base, max_steps=6, limit=200, seen_token_embeddings=True)
+    out = train(config)
+    before = load_file(str(tiny_base / "model.safetensors"))
+    after = load_file(str(out / "checkpoint" / "encoder" / "model.safetensors"))
+    assert set(after) == set(before)  # no correction table in the checkpoint: a plain encoder
+    key = "embeddings.word_embeddings.weight"
+    moved = set((before[key] != after[key]).any(dim=1).nonzero().flatten().tolist())
+    summary = json.loads((out / "checkpoint" / "training_summary.json").read_text())
+    train_examples, _ = gather_examples(config, load_typology(data_dir))
+    tokenizer = AutoTokenizer.from_pretrained(out / "checkpoint")
+    seen = {t for e in train_examples for t in tokenizer(summary["text_prefix"] + e.text, truncation=True,
+                                                         max_length=config.max_length)["input_ids"]}
+    assert moved, "no embedding row learned anything"
+    assert moved <= seen, f"{len(moved - seen)} rows of unseen tokens moved"
+    assert len(moved) < before[key].shape[0] // 2
+
+
 def test_precision_is_bf16_only_where_the_hardware_does_it(monkeypatch):
     import training.train as train_module
 

@@ -35,6 +35,9 @@ class TrainConfig:
         "help": "text put before every sentence (default: the base model's recommendation, e.g. 'query: ')"})
     freeze_embeddings: bool = field(default=True, metadata={
         "help": "freeze the word-embedding matrix (13x faster on CPU; keeps unseen languages aligned)"})
+    seen_token_embeddings: bool = field(default=False, metadata={
+        "help": "with frozen word embeddings, still learn corrections for the rows of tokens that occur in the "
+                "training sentences (cheap on CPU; other rows keep their pretrained values)"})
     freeze_layers: int = field(default=0, metadata={
         "help": "also freeze all embeddings and this many lower transformer layers (no backward pass below)"})
     class_weighting: bool = field(default=False, metadata={"help": "weight positives of rare labels up"})

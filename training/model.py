@@ -67,6 +67,17 @@ class MultiLabelClassifier(nn.Module):
     def freeze_word_embeddings(self) -> None:
         self.encoder.get_input_embeddings().weight.requires_grad_(False)
 
+    def train_seen_token_embeddings(self, token_ids: torch.Tensor) -> None:
+        """Keep the word-embedding matrix frozen but learn corrections for the rows in ``token_ids``."""
+        self.freeze_word_embeddings()
+        self.encoder.set_input_embeddings(SeenTokenEmbedding(self.encoder.get_input_embeddings(), token_ids))
+
+    def fold_embedding_corrections(self) -> None:
+        """Write learned row corrections into the matrix: the encoder is a plain Hugging Face model again."""
+        embedding = self.encoder.get_input_embeddings()
+        if isinstance(embedding, SeenTokenEmbedding):
+            self.encoder.set_input_embeddings(embedding.folded())
+
     def freeze_lower_layers(self, count: int) -> None:
         """Freeze all embeddings and the first ``count`` transformer layers.
 
@@ -81,6 +92,7 @@ class MultiLabelClassifier(nn.Module):
                 parameter.requires_grad_(False)
 
     def save(self, out_dir: str | Path) -> None:
+        self.fold_embedding_corrections()  # a checkpoint never holds the training-only correction table
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         self.encoder.save_pretrained(out / ENCODER_DIR, safe_serialization=True)
@@ -100,6 +112,38 @@ class MultiLabelClassifier(nn.Module):
         model = cls(encoder, spec)
         model.classifier.load_state_dict(load_file(str(checkpoint / HEAD_FILE)))
         return model.eval()
+
+
+class SeenTokenEmbedding(nn.Module):
+    """A frozen word-embedding matrix plus trainable corrections for the rows of tokens seen in training.
+
+    Training the whole matrix (250k rows for an XLM-R vocabulary) makes each CPU step about 13x slower,
+    mostly in the optimiser; a training set touches a small share of the rows. Rows it never touches,
+    e.g. of languages absent from training, keep their pretrained values exactly.
+    """
+
+    def __init__(self, base: nn.Embedding, token_ids: torch.Tensor):
+        super().__init__()
+        self.base = base
+        ids = torch.unique(torch.as_tensor(token_ids, dtype=torch.long))
+        row_of = torch.zeros(base.num_embeddings, dtype=torch.long)  # row 0: no correction
+        row_of[ids] = torch.arange(1, len(ids) + 1)
+        self.register_buffer("ids", ids, persistent=False)
+        self.register_buffer("row_of", row_of, persistent=False)
+        self.corrections = nn.Embedding(len(ids) + 1, base.embedding_dim, padding_idx=0)
+        nn.init.zeros_(self.corrections.weight)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.base.weight
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.base(input_ids) + self.corrections(self.row_of[input_ids])
+
+    def folded(self) -> nn.Embedding:
+        with torch.no_grad():
+            self.base.weight[self.ids] += self.corrections.weight[1:].to(self.base.weight.dtype)
+        return self.base
 
 
 class LogitsOnly(nn.Module):

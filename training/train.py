@@ -143,8 +143,13 @@ def train(config: TrainConfig) -> Path:
     spec = ClassifierSpec(labels=labels, pooling=config.pooling, text_prefix=prefix,
                           max_length=config.max_length, base_model=config.base_model)
     model = build_model(base_path, spec)
+    train_dataset = _tokenized_dataset(train_examples, tokenizer, labels, prefix, config.max_length)
     if config.freeze_embeddings:
         model.freeze_word_embeddings()
+    if config.seen_token_embeddings:
+        seen = torch.tensor(sorted({t for row in train_dataset["input_ids"] for t in row}))
+        model.train_seen_token_embeddings(seen)
+        log.info("learning corrections for the %d word-embedding rows the training sentences use", len(seen))
     if config.freeze_layers:
         model.freeze_lower_layers(config.freeze_layers)
     if config.class_weighting:
@@ -177,11 +182,12 @@ def train(config: TrainConfig) -> Path:
     trainer = Trainer(
         model=model,
         args=args,
-        train_dataset=_tokenized_dataset(train_examples, tokenizer, labels, prefix, config.max_length),
+        train_dataset=train_dataset,
         data_collator=DataCollatorWithPadding(tokenizer),
         optimizers=(_optimizer(model, config), None),
     )
     result = trainer.train()
+    model.fold_embedding_corrections()
 
     metrics, thresholds = evaluate_on_dev(model, tokenizer, dev_examples, labels, out_dir,
                                           config.threshold_shrinkage)
