@@ -51,7 +51,8 @@ def test_training_saves_dev_scores_and_reevaluation_reproduces_metrics(tiny_mode
     assert {"tuned_thresholds", "cross_fitted_thresholds", "threshold_0.5", "headline"} <= set(metrics)
     scores = np.load(tiny_model_dir / "dev_scores.npz")
     assert scores["probabilities"].shape == scores["gold"].shape == (metrics["headline"]["dev_sentences"], 10)
-    assert len(scores["lang"]) == len(scores["hard_case"]) == len(scores["gold"])
+    assert len(scores["lang"]) == len(scores["hard_case"]) == len(scores["text_key"]) == len(scores["gold"])
+    assert len(set(scores["text_key"])) == len(scores["gold"])  # one key per dev sentence
 
     copy = tmp_path / "tiny"
     shutil.copytree(tiny_model_dir / "checkpoint", copy / "checkpoint")
@@ -108,3 +109,21 @@ def test_threshold_shrinkage_moves_tuned_thresholds_towards_one_half():
     assert metrics["cross_fitted_thresholds"] == expected
     unshrunk = evaluate_predictions(cross_fitted_predictions(probs, gold), gold, list("abc"), ["en"] * 500, [None] * 500)
     assert unshrunk["per_label"] != expected["per_label"]  # the policy changes predictions on this data
+
+
+def test_runs_on_different_dev_sets_are_compared_on_the_sentences_and_labels_they_share():
+    from training.experiments import _shared_dev_rows
+
+    gold = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    keys = np.array(["a", "b", "c", "d"])
+    langs = np.array(["en", "ha", "so", "fr"])
+    run_a = (None, gold, langs, keys)
+    # Run b: "a" dropped, "e" added, "c" relabelled, the rest reordered.
+    run_b = (None, np.array([[0, 0], [0, 1], [1, 0], [0, 0]]), np.array(["fr", "ha", "so", "xx"]),
+             np.array(["d", "b", "c", "e"]))
+    rows_a, rows_b = _shared_dev_rows(run_a, run_b)
+    assert list(keys[rows_a]) == list(run_b[3][rows_b]) == ["d", "b"]
+
+    same = _shared_dev_rows(run_a, run_a)
+    assert list(same[0]) == list(same[1]) == [0, 1, 2, 3]
+    assert _shared_dev_rows(run_a, (None, run_b[1], run_b[2], None)) is None  # a run without text keys

@@ -43,8 +43,13 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def text_key(text: str) -> str:
+    """Stable identity of a sentence across runs and edits of other sentences (sha256 of its normal form)."""
+    return hashlib.sha256(normalise(text).encode("utf-8")).hexdigest()
+
+
 def split_of(text: str, dev_percent: int) -> str:
-    bucket = int(hashlib.sha256(normalise(text).encode("utf-8")).hexdigest()[:8], 16) % 100
+    bucket = int(text_key(text)[:8], 16) % 100
     return "dev" if bucket < dev_percent else "train"
 
 

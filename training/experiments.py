@@ -77,7 +77,8 @@ def _cross_fitted(model_dir: Path):
     metrics = json.loads((model_dir / "metrics.json").read_text())
     pred = cross_fitted_predictions(scores["probabilities"], scores["gold"],
                                     shrinkage=metrics.get("threshold_shrinkage", 0.0))
-    return pred, scores["gold"], scores["lang"]
+    keys = scores["text_key"] if "text_key" in scores.files else None  # runs before text keys: None
+    return pred, scores["gold"], scores["lang"], keys
 
 
 def paired_bootstrap(pred_a, pred_b, gold, rounds: int = 2000, seed: int = 0) -> tuple[float, float, float]:
@@ -127,15 +128,38 @@ def table(models_dir: Path, group: str = DEFAULT_GROUP) -> str:
         non_en_f1 = sum(v["micro_f1"] * v["n"] for v in non_en) / max(1, sum(v["n"] for v in non_en))
         delta = ""
         run = _cross_fitted(run_dir)
-        if name != "baseline" and baseline and run and _same_dev(baseline, run):
-            point, low, high = paired_bootstrap(baseline[0], run[0], run[1])
-            delta = f"{point:+.3f} [{low:+.3f}, {high:+.3f}]"
+        if name != "baseline" and baseline and run:
+            shared = _shared_dev_rows(baseline, run)
+            if shared is not None:
+                rows_a, rows_b = shared
+                point, low, high = paired_bootstrap(baseline[0][rows_a], run[0][rows_b], run[1][rows_b])
+                delta = f"{point:+.3f} [{low:+.3f}, {high:+.3f}]"
+                if len(rows_b) != len(run[1]):
+                    delta += f" on {len(rows_b)} shared"
         lines.append(f"| {name} | {what} | {summary.get('steps', '')} | {summary['train_seconds']} | {report['micro_f1']} "
                      f"| {report['macro_f1']} | {delta} | {worst[0]} ({worst[1]['micro_f1']}) | {hard_fp:.3f} "
                      f"| {non_en_f1:.3f} |")
     return "\n".join(lines)
 
 
-def _same_dev(a, b) -> bool:
-    """Both runs were scored on the same dev sentences (same labels and languages, row by row)."""
-    return a[1].shape == b[1].shape and (a[1] == b[1]).all() and (a[2] == b[2]).all()
+def _shared_dev_rows(a, b):
+    """Row indices (in a, in b) of the dev sentences both runs were scored on with the same gold labels.
+
+    Runs on identical dev sets pair row by row. Runs on different data (sentences added, labels
+    corrected) pair by text key, keeping only sentences whose labels agree, so that a difference
+    measures the models and not the relabelling. None when there is nothing to pair on.
+    """
+    import numpy as np
+
+    if a[1].shape == b[1].shape and (a[1] == b[1]).all() and (a[2] == b[2]).all():
+        rows = np.arange(len(a[1]))
+        return rows, rows
+    if a[3] is None or b[3] is None or a[1].shape[1] != b[1].shape[1]:
+        return None
+    where_in_a = {key: i for i, key in enumerate(a[3])}
+    pairs = [(where_in_a[key], j) for j, key in enumerate(b[3])
+             if key in where_in_a and (a[1][where_in_a[key]] == b[1][j]).all()]
+    if not pairs:
+        return None
+    rows_a, rows_b = (np.asarray(r) for r in zip(*pairs))
+    return rows_a, rows_b

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from training.config import TrainConfig
-from training.data import Example, data_hash, label_matrix, load_sentences, split_examples
+from training.data import Example, data_hash, label_matrix, load_sentences, split_examples, text_key
 from training.typology import Typology, load_typology
 
 log = logging.getLogger("eventclf.train")
@@ -236,7 +236,8 @@ def evaluate_on_dev(model, tokenizer, dev_examples: list[Example], labels: list[
     (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
     # The raw dev scores, so that a new metric can be computed later without retraining.
     np.savez_compressed(out_dir / DEV_SCORES_FILE, probabilities=probs.astype(np.float32), gold=gold,
-                        lang=np.asarray(langs), hard_case=np.asarray([c or "" for c in cases]))
+                        lang=np.asarray(langs), hard_case=np.asarray([c or "" for c in cases]),
+                        text_key=np.asarray([text_key(e.text)[:16] for e in dev_examples]))
     return metrics, thresholds
 
 
