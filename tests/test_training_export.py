@@ -111,6 +111,54 @@ def test_seen_token_embeddings_move_only_the_rows_training_uses(tmp_path, tiny_b
     assert len(moved) < before[key].shape[0] // 2
 
 
+def test_weight_average_follows_the_weights_and_swaps_back():
+    from training.weight_averaging import WeightAverage
+
+    layer = torch.nn.Linear(2, 1, bias=False)
+    torch.nn.init.zeros_(layer.weight)
+    average = WeightAverage(layer, decay=0.5)
+    with torch.no_grad():
+        layer.weight.fill_(1.0)
+    average.update()  # step 0: the early-step cap, decay 1/10 instead of 0.5: 0.1 * 0 + 0.9 * 1
+    np.testing.assert_allclose(average.average[0].numpy(), [[0.9, 0.9]], atol=1e-6)
+    average.update()  # step 1: decay 2/11
+    expected = 0.9 * 2 / 11 + 9 / 11
+    np.testing.assert_allclose(average.average[0].numpy(), [[expected] * 2], atol=1e-6)
+    average.swap()
+    np.testing.assert_allclose(layer.weight.detach().numpy(), [[expected] * 2], atol=1e-6)
+    average.swap()
+    np.testing.assert_array_equal(layer.weight.detach().numpy(), [[1.0, 1.0]])
+    with pytest.raises(ValueError, match="decay"):
+        WeightAverage(layer, decay=1.0)
+
+
+def test_averaged_training_ships_the_average_and_scores_the_live_weights(tmp_path, tiny_base, dev_texts):
+    """With --weight-average-decay the checkpoint holds the average, and the last live weights are scored on
+    dev beside it, so every averaged run records what averaging changed."""
+    from conftest import tiny_train_config
+    from transformers import AutoTokenizer
+
+    from training.train import LIVE_WEIGHTS_DIR, train
+
+    plain = train(tiny_train_config(tmp_path / "plain", tiny_base, max_steps=6, limit=200))
+    averaged = train(tiny_train_config(tmp_path / "avg", tiny_base, max_steps=6, limit=200,
+                                       weight_average_decay=0.9))
+    live = json.loads((averaged / LIVE_WEIGHTS_DIR / "metrics.json").read_text())
+    assert (averaged / LIVE_WEIGHTS_DIR / "dev_scores.npz").is_file()
+    summary = json.loads((averaged / "checkpoint" / "training_summary.json").read_text())
+    assert summary["live_weights_headline"] == live["headline"]
+    # Same seed and data order: the live weights of the averaged run are the plain run's weights, which is
+    # what the run scored; the shipped checkpoint is something else.
+    plain_scores = np.load(plain / "dev_scores.npz")["probabilities"]
+    np.testing.assert_allclose(np.load(averaged / LIVE_WEIGHTS_DIR / "dev_scores.npz")["probabilities"],
+                               plain_scores, atol=1e-5)
+    shipped = np.load(averaged / "dev_scores.npz")["probabilities"]
+    assert np.abs(shipped - plain_scores).max() > 1e-3
+    model = MultiLabelClassifier.load(averaged / "checkpoint")
+    tokenizer = AutoTokenizer.from_pretrained(averaged / "checkpoint")
+    assert torch_logits(model, tokenizer, dev_texts[:5]).shape == (5, len(summary["thresholds"]))
+
+
 def test_precision_is_bf16_only_where_the_hardware_does_it(monkeypatch):
     import training.train as train_module
 

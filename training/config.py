@@ -27,6 +27,9 @@ class TrainConfig:
     # The freshly initialised head needs a much higher rate.
     learning_rate: float = field(default=8e-5, metadata={"help": "peak learning rate of the encoder (linear decay)"})
     head_learning_rate: float = field(default=1e-2, metadata={"help": "learning rate of the classifier head"})
+    weight_average_decay: float = field(default=0.0, metadata={
+        "help": "ship an exponential moving average of the weights with this decay per step (0: the last "
+                "weights); the last weights are scored on dev too, in models/<name>/live_weights/"})
     warmup_ratio: float = field(default=0.06, metadata={"help": "share of steps spent warming up"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
     max_length: int = field(default=128, metadata={"help": "tokens per sentence (longer ones are truncated)"})

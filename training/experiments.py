@@ -40,6 +40,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "bf16-lr-8e-5-epochs-5": ("the same with 5 epochs", {**BF16_LR_8E5, "epochs": 5.0}),
     "seen-token-embeddings": ("the 4-epoch recipe, plus corrections learned for the embedding rows training uses",
                               {**BF16_LR_8E5, "epochs": 4.0, "seen_token_embeddings": True}),
+    "weight-average": ("the 4-epoch recipe, shipping an exponential moving average of the weights (decay 0.998)",
+                       {**BF16_LR_8E5, "epochs": 4.0, "weight_average_decay": 0.998}),
     "english-only": ("zero-shot transfer: train on English only, evaluate on every language", {"train_langs": "en"}),
     "unfrozen-embeddings": ("word embeddings trained too (about 13x slower per step on CPU)",
                             {"freeze_embeddings": False}),
