@@ -47,13 +47,13 @@ def percentiles(values: list[float]) -> dict:
 
 def load_torch(checkpoint, device: str, threads: int):
     import torch
-    from transformers import AutoTokenizer
 
     from training.model import MultiLabelClassifier
+    from training.tokenizer import load_checkpoint_tokenizer
 
     torch.set_num_threads(threads or os.cpu_count() or 1)
     model = MultiLabelClassifier.load(checkpoint).to(device).eval()
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    tokenizer = load_checkpoint_tokenizer(checkpoint)
     return model, tokenizer
 
 

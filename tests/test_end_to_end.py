@@ -15,11 +15,10 @@ from serving.engine import Engine
 
 @pytest.mark.slow
 def test_real_base_model_trains_exports_and_serves(tmp_path, real_base, dev_texts):
-    from transformers import AutoTokenizer
-
     from training.config import TrainConfig
     from training.export import export
     from training.model import MultiLabelClassifier
+    from training.tokenizer import load_checkpoint_tokenizer
     from training.torch_inference import sigmoid, torch_logits
     from training.train import train
 
@@ -35,7 +34,7 @@ def test_real_base_model_trains_exports_and_serves(tmp_path, real_base, dev_text
     assert exported["text_prefix"] == "query: " and exported["base_model"] == str(real_base)
 
     checkpoint = model_dir / "checkpoint"
-    probs = sigmoid(torch_logits(MultiLabelClassifier.load(checkpoint), AutoTokenizer.from_pretrained(checkpoint),
+    probs = sigmoid(torch_logits(MultiLabelClassifier.load(checkpoint), load_checkpoint_tokenizer(checkpoint),
                                  dev_texts[:200]))
     engine = Engine(bundle, precision="fp32")
     served = engine.probabilities(dev_texts[:200])[0]

@@ -68,14 +68,13 @@ def test_engine_serves_the_precision_the_export_gate_recommended(tiny_bundle, en
 
 def test_served_bundle_reproduces_torch_predictions(tiny_model_dir, engine, dev_texts):
     """Training-serving parity: the same sentences give the same labels through torch and the bundle."""
-    from transformers import AutoTokenizer
-
     from training.model import MultiLabelClassifier
+    from training.tokenizer import load_checkpoint_tokenizer
     from training.torch_inference import sigmoid, torch_logits
 
     checkpoint = tiny_model_dir / "checkpoint"
     summary = json.loads((checkpoint / "training_summary.json").read_text())
-    probs = sigmoid(torch_logits(MultiLabelClassifier.load(checkpoint), AutoTokenizer.from_pretrained(checkpoint),
+    probs = sigmoid(torch_logits(MultiLabelClassifier.load(checkpoint), load_checkpoint_tokenizer(checkpoint),
                                  dev_texts))
     torch_labels = [[l for l, p, t in zip(engine.labels, row, summary["thresholds"]) if p >= t] for row in probs]
     served = engine.classify(dev_texts)

@@ -46,10 +46,10 @@ def test_bundle_manifest_is_complete(tiny_bundle, data_dir):
 
 
 def test_checkpoint_reloads_to_identical_logits(tiny_model_dir, dev_texts):
-    from transformers import AutoTokenizer
+    from training.tokenizer import load_checkpoint_tokenizer
 
     model = MultiLabelClassifier.load(tiny_model_dir / "checkpoint")
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir / "checkpoint")
+    tokenizer = load_checkpoint_tokenizer(tiny_model_dir / "checkpoint")
     first = torch_logits(model, tokenizer, dev_texts[:40])
     again = torch_logits(MultiLabelClassifier.load(tiny_model_dir / "checkpoint"), tokenizer, dev_texts[:40])
     np.testing.assert_array_equal(first, again)
@@ -57,15 +57,15 @@ def test_checkpoint_reloads_to_identical_logits(tiny_model_dir, dev_texts):
 
 def test_training_is_reproducible_from_seed(tmp_path, tiny_base, dev_texts):
     from conftest import tiny_train_config
-    from transformers import AutoTokenizer
 
+    from training.tokenizer import load_checkpoint_tokenizer
     from training.train import train
 
     logits = []
     for run in ("a", "b"):
         out = train(tiny_train_config(tmp_path / run, tiny_base, max_steps=6, limit=200))
         model = MultiLabelClassifier.load(out / "checkpoint")
-        logits.append(torch_logits(model, AutoTokenizer.from_pretrained(out / "checkpoint"), dev_texts[:20]))
+        logits.append(torch_logits(model, load_checkpoint_tokenizer(out / "checkpoint"), dev_texts[:20]))
     np.testing.assert_allclose(logits[0], logits[1], atol=1e-6)
 
 
@@ -90,8 +90,8 @@ def test_seen_token_embeddings_move_only_the_rows_training_uses(tmp_path, tiny_b
     a plain checkpoint; every other row stays bit-identical to the base model."""
     from conftest import tiny_train_config
     from safetensors.torch import load_file
-    from transformers import AutoTokenizer
 
+    from training.tokenizer import load_checkpoint_tokenizer
     from training.train import gather_examples, train
 
     config = tiny_train_config(tmp_path, tiny_base, max_steps=6, limit=200, seen_token_embeddings=True)
@@ -103,7 +103,7 @@ def test_seen_token_embeddings_move_only_the_rows_training_uses(tmp_path, tiny_b
     moved = set((before[key] != after[key]).any(dim=1).nonzero().flatten().tolist())
     summary = json.loads((out / "checkpoint" / "training_summary.json").read_text())
     train_examples, _ = gather_examples(config, load_typology(data_dir))
-    tokenizer = AutoTokenizer.from_pretrained(out / "checkpoint")
+    tokenizer = load_checkpoint_tokenizer(out / "checkpoint")
     seen = {t for e in train_examples for t in tokenizer(summary["text_prefix"] + e.text, truncation=True,
                                                          max_length=config.max_length)["input_ids"]}
     assert moved, "no embedding row learned anything"
@@ -136,8 +136,8 @@ def test_averaged_training_ships_the_average_and_scores_the_live_weights(tmp_pat
     """With --weight-average-decay the checkpoint holds the average, and the last live weights are scored on
     dev beside it, so every averaged run records what averaging changed."""
     from conftest import tiny_train_config
-    from transformers import AutoTokenizer
 
+    from training.tokenizer import load_checkpoint_tokenizer
     from training.train import LIVE_WEIGHTS_DIR, train
 
     plain = train(tiny_train_config(tmp_path / "plain", tiny_base, max_steps=6, limit=200))
@@ -155,8 +155,32 @@ def test_averaged_training_ships_the_average_and_scores_the_live_weights(tmp_pat
     shipped = np.load(averaged / "dev_scores.npz")["probabilities"]
     assert np.abs(shipped - plain_scores).max() > 1e-3
     model = MultiLabelClassifier.load(averaged / "checkpoint")
-    tokenizer = AutoTokenizer.from_pretrained(averaged / "checkpoint")
+    tokenizer = load_checkpoint_tokenizer(averaged / "checkpoint")
     assert torch_logits(model, tokenizer, dev_texts[:5]).shape == (5, len(summary["thresholds"]))
+
+
+def test_hooked_letter_folding_travels_from_training_to_the_served_bundle(tmp_path, tiny_base, dev_texts):
+    """With --fold-hooked-letters a Hausa word spelled with hooks and the same word spelled plain are the
+    same input everywhere: training, the reloaded checkpoint, and the bundle the server tokenises with."""
+    from conftest import tiny_train_config
+
+    from serving.engine import Engine
+    from training.tokenizer import load_checkpoint_tokenizer
+    from training.train import train
+
+    hooked, plain = "Ƴan bindiga sun ƙona ƙauyen Ɗan Ɓaure", "'Yan bindiga sun kona kauyen Dan Baure"
+    out = train(tiny_train_config(tmp_path, tiny_base, max_steps=4, limit=200, fold_hooked_letters=True))
+    tokenizer = load_checkpoint_tokenizer(out / "checkpoint")
+    assert tokenizer(hooked)["input_ids"] == tokenizer(plain)["input_ids"]
+    bundle = export(out)
+    engine = Engine(bundle, precision="fp32")
+    ids, _ = engine.encode([hooked, plain])
+    assert ids[0] == ids[1]
+    probs, _ = engine.probabilities([hooked, plain])
+    np.testing.assert_allclose(probs[0], probs[1], atol=1e-6)
+    # Without the flag the two spellings stay different inputs (the base tokenizer has the hooked letters).
+    unfolded = load_checkpoint_tokenizer(tiny_base)
+    assert unfolded(hooked)["input_ids"] != unfolded(plain)["input_ids"]
 
 
 def test_precision_is_bf16_only_where_the_hardware_does_it(monkeypatch):

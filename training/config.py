@@ -36,6 +36,9 @@ class TrainConfig:
     pooling: str = field(default="mean", metadata={"help": "mean or cls: how token states become one vector"})
     text_prefix: str | None = field(default=None, metadata={
         "help": "text put before every sentence (default: the base model's recommendation, e.g. 'query: ')"})
+    fold_hooked_letters: bool = field(default=False, metadata={
+        "help": "tokenise Hausa's hooked letters (ɓ ɗ ƙ ƴ) as their plain spellings (b d k 'y), which the "
+                "pretrained vocabulary knows as whole words; stored in the model's tokenizer.json"})
     freeze_embeddings: bool = field(default=True, metadata={
         "help": "freeze the word-embedding matrix (13x faster on CPU; keeps unseen languages aligned)"})
     seen_token_embeddings: bool = field(default=False, metadata={

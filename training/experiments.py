@@ -42,6 +42,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                               {**BF16_LR_8E5, "epochs": 4.0, "seen_token_embeddings": True}),
     "weight-average": ("the 4-epoch recipe, shipping an exponential moving average of the weights (decay 0.998)",
                        {**BF16_LR_8E5, "epochs": 4.0, "weight_average_decay": 0.998}),
+    "fold-hooked-letters": ("the 4-epoch recipe, with Hausa's hooked letters tokenised as their plain spellings",
+                            {**BF16_LR_8E5, "epochs": 4.0, "fold_hooked_letters": True}),
     "english-only": ("zero-shot transfer: train on English only, evaluate on every language", {"train_langs": "en"}),
     "unfrozen-embeddings": ("word embeddings trained too (about 13x slower per step on CPU)",
                             {"freeze_embeddings": False}),

@@ -100,10 +100,9 @@ def _onnx_logits(path: Path, tokenizer, texts: list[str], prefix: str, max_lengt
 def export(model_dir: str | Path, data_dir: str | Path = "data", dev_percent: int | None = None,
            require_int8: bool = False) -> Path:
     """Write model_dir/bundle from model_dir/checkpoint; returns the bundle folder."""
-    from transformers import AutoTokenizer
-
     from training.data import load_sentences, split_examples
     from training.model import MultiLabelClassifier
+    from training.tokenizer import load_checkpoint_tokenizer
     from training.torch_inference import torch_logits
     from training.train import CHECKPOINT_DIR, METRICS_FILE, SUMMARY_FILE
     from training.typology import load_typology
@@ -112,7 +111,7 @@ def export(model_dir: str | Path, data_dir: str | Path = "data", dev_percent: in
     checkpoint = model_dir / CHECKPOINT_DIR
     summary = json.loads((checkpoint / SUMMARY_FILE).read_text())
     model = MultiLabelClassifier.load(checkpoint, attn_implementation="eager")
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    tokenizer = load_checkpoint_tokenizer(checkpoint)
     spec = model.spec
 
     dev_percent = summary["config"]["dev_percent"] if dev_percent is None else dev_percent

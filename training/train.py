@@ -124,6 +124,7 @@ def train(config: TrainConfig) -> Path:
     from training.base_model import resolve_base_model
     from training.model import ClassifierSpec, build_model
     from training.model_card import write_model_card
+    from training.tokenizer import fold_hooked_letters
     from training.weight_averaging import WeightAverage
 
     started = time.time()
@@ -141,6 +142,8 @@ def train(config: TrainConfig) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(base_path)
     if len(tokenizer) < 100:  # an empty tokenizer loads silently from a folder without tokenizer files
         raise ValueError(f"the tokenizer in {base_path} has only {len(tokenizer)} entries; is it missing?")
+    if config.fold_hooked_letters:
+        fold_hooked_letters(tokenizer)  # saved with the checkpoint's tokenizer.json, so the bundle folds too
     prefix = default_prefix(base_path) if config.text_prefix is None else config.text_prefix
     spec = ClassifierSpec(labels=labels, pooling=config.pooling, text_prefix=prefix,
                           max_length=config.max_length, base_model=config.base_model)
@@ -262,10 +265,9 @@ def reevaluate(out_dir: Path) -> dict:
     Uses the data and split recorded at training time, and refuses if the data has changed since:
     scores on a different dev split would not describe the shipped thresholds.
     """
-    from transformers import AutoTokenizer
-
     from training.model import MultiLabelClassifier
     from training.model_card import write_model_card
+    from training.tokenizer import load_checkpoint_tokenizer
 
     checkpoint = out_dir / CHECKPOINT_DIR
     summary = json.loads((checkpoint / SUMMARY_FILE).read_text())
@@ -278,7 +280,7 @@ def reevaluate(out_dir: Path) -> dict:
     if data_hash(train_examples + dev_examples) != summary["data_sha256"]:
         raise ValueError(f"the data in {config.data_dir} changed since {out_dir} was trained; retrain instead")
     model = MultiLabelClassifier.load(checkpoint)
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    tokenizer = load_checkpoint_tokenizer(checkpoint)
     metrics_path = out_dir / METRICS_FILE
     previous = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
     metrics, thresholds = evaluate_on_dev(model, tokenizer, dev_examples, typology.label_ids, out_dir,
