@@ -31,6 +31,17 @@ def test_training_writes_checkpoint_metrics_and_card(tiny_model_dir, data_dir):
     assert "Per language" in card and "Hard cases" in card
 
 
+def test_warmup_is_the_configured_share_with_a_floor_for_short_runs():
+    from training.config import TrainConfig
+    from training.train import warmup_steps
+
+    # The default run on 10,772 sentences: 674 steps x 4 epochs; 6% of 2,696 is 162, as Trainer computes it.
+    assert warmup_steps(TrainConfig(), 10_772) == 162
+    # A 150-step run would warm up for 9 steps by the ratio; the floor (capped at half the run) gives 75.
+    assert warmup_steps(TrainConfig(max_steps=150), 2_400) == 75
+    assert warmup_steps(TrainConfig(max_steps=1_000, warmup_min_steps=0), 2_400) == 60
+
+
 def test_bundle_manifest_is_complete(tiny_bundle, data_dir):
     manifest = read_bundle(tiny_bundle)
     assert manifest.format_version == FORMAT_VERSION

@@ -32,6 +32,10 @@ class TrainConfig:
         "help": "ship an exponential moving average of the weights with this decay per step (0: the last "
                 "weights); the last weights are scored on dev too, in models/<name>/live_weights/"})
     warmup_ratio: float = field(default=0.06, metadata={"help": "share of steps spent warming up"})
+    # A 150-step run at LR 1e-4 with 6% warmup (9 steps) collapsed to predicting no label; full runs warm up
+    # for ~160 steps. The floor keeps short runs (small ACLED files, --max-steps) on the safe side.
+    warmup_min_steps: int = field(default=100, metadata={
+        "help": "warm up for at least this many steps (at most half the run), whatever the ratio gives"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
     max_length: int = field(default=128, metadata={"help": "tokens per sentence (longer ones are truncated)"})
     pooling: str = field(default="mean", metadata={"help": "mean or cls: how token states become one vector"})

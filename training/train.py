@@ -109,6 +109,15 @@ def _optimizer(model, config: TrainConfig):
     ])
 
 
+def warmup_steps(config: TrainConfig, train_sentences: int) -> int:
+    """Warm-up steps: the configured share of the run, but at least warmup_min_steps (at most half the run)."""
+    import math
+
+    steps_per_epoch = math.ceil(train_sentences / config.batch_size)
+    total = config.max_steps if config.max_steps > 0 else math.ceil(steps_per_epoch * config.epochs)
+    return max(math.ceil(total * config.warmup_ratio), min(config.warmup_min_steps, total // 2))
+
+
 def default_prefix(base_path: Path | str) -> str:
     provenance = Path(base_path) / "provenance.json"
     if provenance.is_file():
@@ -171,7 +180,7 @@ def train(config: TrainConfig) -> Path:
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
         learning_rate=config.learning_rate,
-        warmup_steps=config.warmup_ratio,  # a float below 1 is a share of the total steps
+        warmup_steps=warmup_steps(config, len(train_dataset)),
         lr_scheduler_type="linear",
         logging_steps=25,
         eval_strategy="no",
