@@ -127,3 +127,18 @@ def test_runs_on_different_dev_sets_are_compared_on_the_sentences_and_labels_the
     same = _shared_dev_rows(run_a, run_a)
     assert list(same[0]) == list(same[1]) == [0, 1, 2, 3]
     assert _shared_dev_rows(run_a, (None, run_b[1], run_b[2], None)) is None  # a run without text keys
+
+
+def test_a_model_that_labels_nothing_is_recognised_as_collapsed():
+    from training.evaluate import predicts_almost_nothing
+
+    gold = np.zeros((200, 3), dtype=int)
+    gold[:80, 0] = 1
+    thresholds = np.full(3, 0.5)
+    flat = np.full((200, 3), 0.1)  # a collapsed run: every score below every threshold
+    assert predicts_almost_nothing(flat, gold, thresholds)
+    learned = flat.copy()
+    learned[:70, 0] = 0.9
+    assert not predicts_almost_nothing(learned, gold, thresholds)
+    # Dev without labelled sentences says nothing about collapse.
+    assert not predicts_almost_nothing(flat, np.zeros_like(gold), thresholds)

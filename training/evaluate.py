@@ -127,6 +127,17 @@ def headline(report: dict, thresholds: str = "cross-fitted") -> dict:
     }
 
 
+def predicts_almost_nothing(probs: np.ndarray, gold: np.ndarray, thresholds: np.ndarray) -> bool:
+    """True when dev has labelled sentences but the model labels under 1% of dev at the shipped thresholds.
+
+    The signature of a collapsed run (a learning rate too high for a short warm-up): the loss settles at
+    "no label anywhere" and every F1 is 0, which a model card alone does not shout about.
+    """
+    labelled = gold.any(axis=1).mean() if len(gold) else 0.0
+    predicted = (probs >= thresholds).any(axis=1).mean() if len(probs) else 0.0
+    return bool(labelled >= 0.05 and predicted < 0.01)
+
+
 def dev_metrics(probs: np.ndarray, gold: np.ndarray, labels: list[str], langs: list[str],
                 hard_cases: list[str | None], shrinkage: float = THRESHOLD_SHRINKAGE) -> tuple[dict, np.ndarray]:
     """metrics.json's content and the thresholds to ship (tuned on all of dev, then shrunk towards 0.5).

@@ -109,6 +109,16 @@ def _optimizer(model, config: TrainConfig):
     ])
 
 
+def _warn_if_collapsed(out_dir: Path, thresholds, config: TrainConfig) -> None:
+    from training.evaluate import predicts_almost_nothing
+
+    scores = np.load(out_dir / DEV_SCORES_FILE)
+    if predicts_almost_nothing(scores["probabilities"], scores["gold"], np.asarray(thresholds)):
+        log.warning("the model labels almost no dev sentence although many carry labels: training collapsed. "
+                    "Retrain with a lower --learning-rate (now %g) or more --warmup-min-steps (now %d)",
+                    config.learning_rate, config.warmup_min_steps)
+
+
 def warmup_steps(config: TrainConfig, train_sentences: int) -> int:
     """Warm-up steps: the configured share of the run, but at least warmup_min_steps (at most half the run)."""
     import math
@@ -217,6 +227,7 @@ def train(config: TrainConfig) -> Path:
 
     metrics, thresholds = evaluate_on_dev(model, tokenizer, dev_examples, labels, out_dir,
                                           config.threshold_shrinkage)
+    _warn_if_collapsed(out_dir, thresholds, config)
 
     checkpoint = out_dir / CHECKPOINT_DIR
     model.save(checkpoint)
