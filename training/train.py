@@ -109,16 +109,6 @@ def _optimizer(model, config: TrainConfig):
     ])
 
 
-def _warn_if_collapsed(out_dir: Path, thresholds, config: TrainConfig) -> None:
-    from training.evaluate import predicts_almost_nothing
-
-    scores = np.load(out_dir / DEV_SCORES_FILE)
-    if predicts_almost_nothing(scores["probabilities"], scores["gold"], np.asarray(thresholds)):
-        log.warning("the model labels almost no dev sentence although many carry labels: training collapsed. "
-                    "Retrain with a lower --learning-rate (now %g) or more --warmup-min-steps (now %d)",
-                    config.learning_rate, config.warmup_min_steps)
-
-
 def warmup_steps(config: TrainConfig, train_sentences: int) -> int:
     """Warm-up steps: the configured share of the run, but at least warmup_min_steps (at most half the run)."""
     import math
@@ -227,7 +217,6 @@ def train(config: TrainConfig) -> Path:
 
     metrics, thresholds = evaluate_on_dev(model, tokenizer, dev_examples, labels, out_dir,
                                           config.threshold_shrinkage)
-    _warn_if_collapsed(out_dir, thresholds, config)
 
     checkpoint = out_dir / CHECKPOINT_DIR
     model.save(checkpoint)
@@ -262,7 +251,7 @@ def train(config: TrainConfig) -> Path:
 def evaluate_on_dev(model, tokenizer, dev_examples: list[Example], labels: list[str], out_dir: Path,
                     threshold_shrinkage: float):
     """Score dev, write metrics.json and dev_scores.npz; returns (metrics, thresholds to ship)."""
-    from training.evaluate import dev_metrics
+    from training.evaluate import dev_metrics, predicts_almost_nothing
     from training.torch_inference import sigmoid, torch_logits
 
     model.eval()
@@ -271,6 +260,9 @@ def evaluate_on_dev(model, tokenizer, dev_examples: list[Example], labels: list[
     langs = [e.lang for e in dev_examples]
     cases = [e.hard_case for e in dev_examples]
     metrics, thresholds = dev_metrics(probs, gold, labels, langs, cases, threshold_shrinkage)
+    if predicts_almost_nothing(probs, gold, thresholds):
+        log.warning("the model labels almost no dev sentence although many carry labels: training collapsed. "
+                    "Retrain with a lower --learning-rate or more --warmup-min-steps")
     (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
     # The raw dev scores, so that a new metric can be computed later without retraining.
     np.savez_compressed(out_dir / DEV_SCORES_FILE, probabilities=probs.astype(np.float32), gold=gold,
