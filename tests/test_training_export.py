@@ -42,6 +42,28 @@ def test_warmup_is_the_configured_share_with_a_floor_for_short_runs():
     assert warmup_steps(TrainConfig(max_steps=1_000, warmup_min_steps=0), 2_400) == 60
 
 
+def test_layer_lr_decay_gives_each_layer_its_rate(tiny_base):
+    from training.config import TrainConfig
+    from training.model import ClassifierSpec, build_model
+    from training.train import _optimizer
+
+    model = build_model(tiny_base, ClassifierSpec(labels=["a", "b"]))  # 2 transformer layers
+    model.freeze_word_embeddings()
+    flat = _optimizer(model, TrainConfig(learning_rate=1e-4, head_learning_rate=1e-2))
+    assert sorted(g["lr"] for g in flat.param_groups) == [1e-4, 1e-2]
+    decayed = _optimizer(model, TrainConfig(learning_rate=1e-4, head_learning_rate=1e-2, layer_lr_decay=0.5))
+    rate_of = {id(p): g["lr"] for g in decayed.param_groups for p in g["params"]}
+    params = dict(model.named_parameters())
+    assert rate_of[id(params["encoder.encoder.layer.1.output.dense.weight"])] == pytest.approx(1e-4)
+    assert rate_of[id(params["encoder.encoder.layer.0.output.dense.weight"])] == pytest.approx(5e-5)
+    assert rate_of[id(params["encoder.embeddings.LayerNorm.weight"])] == pytest.approx(2.5e-5)
+    assert rate_of[id(params["classifier.weight"])] == 1e-2
+    # Every trainable parameter is optimised exactly once; the frozen word embeddings not at all.
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert len(rate_of) == len(trainable) == sum(len(g["params"]) for g in decayed.param_groups)
+    assert id(params["encoder.embeddings.word_embeddings.weight"]) not in rate_of
+
+
 def test_bundle_manifest_is_complete(tiny_bundle, data_dir):
     manifest = read_bundle(tiny_bundle)
     assert manifest.format_version == FORMAT_VERSION

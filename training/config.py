@@ -27,6 +27,9 @@ class TrainConfig:
     # and 1e-4 beat 8e-5 over 4 epochs (Hausa and Somali most). The freshly initialised head needs a much
     # higher rate.
     learning_rate: float = field(default=1e-4, metadata={"help": "peak learning rate of the encoder (linear decay)"})
+    layer_lr_decay: float = field(default=1.0, metadata={
+        "help": "layer-wise learning-rate decay: the top transformer layer trains at --learning-rate, each layer "
+                "below at this factor times the one above, the embeddings below the lowest (1: one rate)"})
     head_learning_rate: float = field(default=1e-2, metadata={"help": "learning rate of the classifier head"})
     weight_average_decay: float = field(default=0.0, metadata={
         "help": "ship an exponential moving average of the weights with this decay per step (0: the last "

@@ -40,6 +40,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "bf16-lr-8e-5-epochs-5": ("the same with 5 epochs", {**BF16_LR_8E5, "epochs": 5.0}),
     "bf16-lr-1e-4-epochs-4": ("the 4-epoch recipe with encoder learning rate 1e-4",
                               {**BF16_LR_8E5, "learning_rate": 1e-4, "epochs": 4.0}),
+    "layer-lr-decay": ("layer-wise LR decay: top layer 1.4e-4, x0.9 per layer below (lowest 4.4e-5)",
+                       {**BF16_LR_8E5, "epochs": 4.0, "learning_rate": 1.4e-4, "layer_lr_decay": 0.9}),
     "seen-token-embeddings": ("the 4-epoch recipe, plus corrections learned for the embedding rows training uses",
                               {**BF16_LR_8E5, "epochs": 4.0, "seen_token_embeddings": True}),
     "weight-average": ("the 4-epoch recipe, shipping an exponential moving average of the weights (decay 0.998)",

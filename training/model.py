@@ -84,7 +84,7 @@ class MultiLabelClassifier(nn.Module):
         Nothing below the first trainable layer needs a backward pass, so each frozen layer saves its
         share of the backward compute, and the frozen layers keep the pretrained cross-lingual alignment.
         """
-        layers = _transformer_layers(self.encoder)
+        layers = transformer_layers(self.encoder)
         if not 0 <= count <= len(layers):
             raise ValueError(f"cannot freeze {count} layers: the encoder has {len(layers)}")
         for module in [self.encoder.embeddings, *layers[:count]]:
@@ -157,7 +157,7 @@ class LogitsOnly(nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask)["logits"]
 
 
-def _transformer_layers(encoder: nn.Module) -> nn.ModuleList:
+def transformer_layers(encoder: nn.Module) -> nn.ModuleList:
     """The stack of transformer blocks of a BERT-, RoBERTa- or DistilBERT-style encoder."""
     for path in ("encoder.layer", "transformer.layer"):
         module = encoder

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -98,15 +99,36 @@ def _tokenized_dataset(examples: list[Example], tokenizer, labels: list[str], pr
     })
 
 
+def encoder_depth(parameter_name: str, layers: int) -> int:
+    """How far below the top a parameter sits: 0 for the top transformer layer, ``layers`` for embeddings.
+
+    Parameters outside the layer stack and the embeddings (e.g. a final layer norm) count as the top.
+    """
+    match = re.search(r"\.layer\.(\d+)\.", parameter_name)
+    if match:
+        return layers - 1 - int(match.group(1))
+    return layers if ".embeddings." in f".{parameter_name}" else 0
+
+
 def _optimizer(model, config: TrainConfig):
     import torch
 
+    from training.model import transformer_layers
+
     head = [p for n, p in model.named_parameters() if n.startswith("classifier.") and p.requires_grad]
-    encoder = [p for n, p in model.named_parameters() if not n.startswith("classifier.") and p.requires_grad]
-    return torch.optim.AdamW([
-        {"params": encoder, "lr": config.learning_rate, "weight_decay": config.weight_decay},
-        {"params": head, "lr": config.head_learning_rate, "weight_decay": 0.0},
-    ])
+    encoder = [(n, p) for n, p in model.named_parameters() if not n.startswith("classifier.") and p.requires_grad]
+    groups = [{"params": head, "lr": config.head_learning_rate, "weight_decay": 0.0}]
+    if config.layer_lr_decay == 1.0:
+        groups.append({"params": [p for _, p in encoder], "lr": config.learning_rate,
+                       "weight_decay": config.weight_decay})
+    else:
+        layers = len(transformer_layers(model.encoder))
+        by_depth: dict[int, list] = {}
+        for name, parameter in encoder:
+            by_depth.setdefault(encoder_depth(name, layers), []).append(parameter)
+        groups += [{"params": params, "lr": config.learning_rate * config.layer_lr_decay ** depth,
+                    "weight_decay": config.weight_decay} for depth, params in sorted(by_depth.items())]
+    return torch.optim.AdamW(groups)
 
 
 def warmup_steps(config: TrainConfig, train_sentences: int) -> int:
