@@ -49,7 +49,7 @@ def test_layer_lr_decay_gives_each_layer_its_rate(tiny_base):
 
     model = build_model(tiny_base, ClassifierSpec(labels=["a", "b"]))  # 2 transformer layers
     model.freeze_word_embeddings()
-    flat = _optimizer(model, TrainConfig(learning_rate=1e-4, head_learning_rate=1e-2))
+    flat = _optimizer(model, TrainConfig(learning_rate=1e-4, head_learning_rate=1e-2, layer_lr_decay=1.0))
     assert sorted(g["lr"] for g in flat.param_groups) == [1e-4, 1e-2]
     decayed = _optimizer(model, TrainConfig(learning_rate=1e-4, head_learning_rate=1e-2, layer_lr_decay=0.5))
     rate_of = {id(p): g["lr"] for g in decayed.param_groups for p in g["params"]}
