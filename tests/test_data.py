@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 
 from training.acled import read_acled
-from training.data import DataError, Example, load_sentences, near_duplicates, split_examples, split_of
+from training.data import (
+    DataError,
+    Example,
+    load_sentences,
+    near_duplicates,
+    oversample,
+    parse_language_weights,
+    split_examples,
+    split_of,
+)
 from training.typology import load_typology
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -88,6 +97,23 @@ def test_malformed_lines_are_reported_with_file_and_line(tmp_path, data_dir, typ
 def test_exact_duplicates_are_dropped(tmp_path, data_dir, typology):
     rows = [json.dumps({"text": t, "labels": [], "lang": "en"}) for t in ("Same text.", "same   TEXT.", "Other.")]
     assert [e.text for e in load_sentences(_write(tmp_path, data_dir, rows), typology)] == ["Same text.", "Other."]
+
+
+def test_oversampling_repeats_only_the_weighted_languages():
+    examples = [Example(f"ha {i}", [], "ha") for i in range(10)] + [Example(f"en {i}", [], "en") for i in range(7)]
+    rows = oversample(examples, parse_language_weights("ha=2.5"), seed=1)
+    by_text = Counter(e.text for e in rows)
+    assert sum(by_text[f"ha {i}"] for i in range(10)) == 25  # each twice, a seeded half three times
+    assert {by_text[f"ha {i}"] for i in range(10)} == {2, 3}
+    assert all(by_text[f"en {i}"] == 1 for i in range(7))
+    assert rows == oversample(examples, {"ha": 2.5}, seed=1)
+    assert oversample(examples, {}, seed=1) == examples
+
+
+@pytest.mark.parametrize("spec", ["ha", "ha=0.5", "=2", "ha=x", "ha=1.5,so"])
+def test_bad_oversampling_flag_names_the_part(spec):
+    with pytest.raises(ValueError, match="language=weight"):
+        parse_language_weights(spec)
 
 
 def test_near_duplicates_across_splits_are_found():

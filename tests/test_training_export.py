@@ -88,6 +88,16 @@ def test_checkpoint_reloads_to_identical_logits(tiny_model_dir, dev_texts):
     np.testing.assert_array_equal(first, again)
 
 
+def test_dropout_setting_reaches_every_dropout_layer(tiny_base):
+    from training.model import ClassifierSpec, build_model
+
+    model = build_model(tiny_base, ClassifierSpec(labels=["a"], dropout=0.05))
+    rates = {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)}
+    assert rates == {0.05}
+    # BERT's attention reads its rate from a Dropout module too, so the modules are the whole story.
+    assert sum(isinstance(m, torch.nn.Dropout) for m in model.encoder.modules()) >= 5
+
+
 def test_training_is_reproducible_from_seed(tmp_path, tiny_base, dev_texts):
     from conftest import tiny_train_config
 

@@ -8,6 +8,9 @@ from pathlib import Path
 from training.base_model import BUNDLED_BASE
 from training.evaluate import THRESHOLD_SHRINKAGE
 
+# BERT's usual rate, the one the base model was pretrained with.
+DROPOUT = 0.1
+
 
 @dataclass
 class TrainConfig:
@@ -43,6 +46,8 @@ class TrainConfig:
         "help": "warm up for at least this many steps (at most half the run), whatever the ratio gives"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
     max_length: int = field(default=128, metadata={"help": "tokens per sentence (longer ones are truncated)"})
+    dropout: float = field(default=DROPOUT, metadata={
+        "help": "dropout in the encoder (hidden and attention) and before the classifier head"})
     pooling: str = field(default="mean", metadata={"help": "mean or cls: how token states become one vector"})
     text_prefix: str | None = field(default=None, metadata={
         "help": "text put before every sentence (default: the base model's recommendation, e.g. 'query: ')"})
@@ -66,6 +71,9 @@ class TrainConfig:
     threshold_shrinkage: float = field(default=THRESHOLD_SHRINKAGE, metadata={
         "help": "move each dev-tuned threshold this share of the way back to 0.5 (0: as tuned, 1: flat 0.5)"})
     train_langs: str = field(default="", metadata={"help": "comma-separated languages to train on (default all)"})
+    oversample: str = field(default="", metadata={
+        "help": "repeat the training sentences of some languages, e.g. 'ha=1.5,so=1.5' (each once, a seeded "
+                "half twice); more steps per epoch, dev unchanged"})
     dev_percent: int = field(default=20, metadata={"help": "share of sentences held out for dev (by text hash)"})
     limit: int = field(default=0, metadata={"help": "use at most this many training sentences (0 = all)"})
     max_steps: int = field(default=-1, metadata={"help": "stop after this many steps (-1 = by epochs)"})

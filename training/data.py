@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import unicodedata
 from collections import defaultdict
@@ -104,6 +105,36 @@ def split_examples(examples: list[Example], dev_percent: int) -> tuple[list[Exam
     train = [e for e in examples if split_of(e.text, dev_percent) == "train"]
     dev = [e for e in examples if split_of(e.text, dev_percent) == "dev"]
     return train, dev
+
+
+def parse_language_weights(spec: str) -> dict[str, float]:
+    """``"ha=1.5,so=2"`` -> ``{"ha": 1.5, "so": 2.0}``; a clear ValueError names the part that is wrong."""
+    weights: dict[str, float] = {}
+    for part in filter(None, (x.strip() for x in spec.split(","))):
+        lang, sep, value = part.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = float("nan")
+        if not sep or not lang.strip() or not weight >= 1.0:
+            raise ValueError(f"--oversample wants language=weight pairs with weights of 1 or more "
+                             f"(e.g. ha=1.5,so=1.5), not {part!r}")
+        weights[lang.strip()] = weight
+    return weights
+
+
+def oversample(examples: list[Example], weights: dict[str, float], seed: int) -> list[Example]:
+    """Repeat the sentences of the weighted languages: weight 1.5 keeps each once and a seeded half twice.
+
+    For training only: dev sentences are never repeated, so figures stay comparable between runs.
+    """
+    rng = random.Random(seed)
+    repeated = list(examples)
+    for lang, weight in weights.items():
+        own = [e for e in examples if e.lang == lang]
+        whole, fraction = divmod(weight, 1.0)
+        repeated += own * (int(whole) - 1) + rng.sample(own, round(fraction * len(own)))
+    return repeated
 
 
 def data_hash(examples: list[Example]) -> str:

@@ -26,6 +26,8 @@ STUDY_BASELINE: dict = {"learning_rate": 3e-5, "layer_lr_decay": 1.0, "precision
 BF16_LR_8E5: dict = {"precision": "bf16", "learning_rate": 8e-5}
 # "The 4-epoch recipe" of the later variants: the full runs' winner, which each of them changes in one way.
 FOUR_EPOCH_RECIPE: dict = {**BF16_LR_8E5, "epochs": 4.0}
+# Today's default (TrainConfig): the 4-epoch recipe with layer-wise decay; the latest variants change it.
+LAYER_LR_DECAY_RECIPE: dict = {**FOUR_EPOCH_RECIPE, "learning_rate": 1.4e-4, "layer_lr_decay": 0.9}
 
 # name -> (what it tests, overrides of STUDY_BASELINE and the TrainConfig defaults).
 VARIANTS: dict[str, tuple[str, dict]] = {
@@ -43,11 +45,15 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "bf16-lr-1e-4-epochs-4": ("the 4-epoch recipe with encoder learning rate 1e-4",
                               {**FOUR_EPOCH_RECIPE, "learning_rate": 1e-4}),
     "layer-lr-decay": ("layer-wise LR decay: top layer 1.4e-4, x0.9 per layer below (lowest 4.4e-5)",
-                       {**FOUR_EPOCH_RECIPE, "learning_rate": 1.4e-4, "layer_lr_decay": 0.9}),
+                       LAYER_LR_DECAY_RECIPE),
     "layer-lr-decay-top-2e-4": ("more movement on top: top layer 2e-4, x0.87 per layer below (lowest 4.3e-5)",
                                 {**FOUR_EPOCH_RECIPE, "learning_rate": 2e-4, "layer_lr_decay": 0.87}),
     "layer-lr-decay-0.95": ("flatter layer-wise decay: top layer 1.4e-4, x0.95 per layer below (lowest 8.0e-5)",
                             {**FOUR_EPOCH_RECIPE, "learning_rate": 1.4e-4, "layer_lr_decay": 0.95}),
+    "dropout-0.05": ("the layer-wise decay recipe with half the dropout (0.05 in the encoder and the head)",
+                     {**LAYER_LR_DECAY_RECIPE, "dropout": 0.05}),
+    "oversample-ha-so": ("the layer-wise decay recipe, Hausa and Somali sentences 1.5x, 3.5 epochs (the same steps)",
+                         {**LAYER_LR_DECAY_RECIPE, "oversample": "ha=1.5,so=1.5", "epochs": 3.5}),
     "seen-token-embeddings": ("the 4-epoch recipe, plus corrections learned for the embedding rows training uses",
                               {**FOUR_EPOCH_RECIPE, "seen_token_embeddings": True}),
     "weight-average": ("the 4-epoch recipe, shipping an exponential moving average of the weights (decay 0.998)",

@@ -15,6 +15,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from training.config import DROPOUT
+
 CLASSIFIER_FILE = "classifier.json"
 HEAD_FILE = "head.safetensors"
 ENCODER_DIR = "encoder"
@@ -27,7 +29,7 @@ class ClassifierSpec:
     text_prefix: str = ""
     max_length: int = 128
     base_model: str = ""
-    dropout: float = 0.1
+    dropout: float = DROPOUT
 
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, how: str) -> torch.Tensor:
@@ -173,6 +175,10 @@ def build_model(base_path: str | Path, spec: ClassifierSpec) -> MultiLabelClassi
 
     encoder = AutoModel.from_pretrained(base_path, dtype=torch.float32, add_pooling_layer=False) \
         if _is_bert_like(base_path) else AutoModel.from_pretrained(base_path, dtype=torch.float32)
+    # One rate for the whole network, so that --dropout means the same for every architecture.
+    for module in encoder.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = spec.dropout
     return MultiLabelClassifier(encoder, spec)
 
 

@@ -13,7 +13,16 @@ from pathlib import Path
 import numpy as np
 
 from training.config import TrainConfig
-from training.data import Example, data_hash, label_matrix, load_sentences, split_examples, text_key
+from training.data import (
+    Example,
+    data_hash,
+    label_matrix,
+    load_sentences,
+    oversample,
+    parse_language_weights,
+    split_examples,
+    text_key,
+)
 from training.typology import Typology, load_typology
 
 log = logging.getLogger("eventclf.train")
@@ -163,6 +172,7 @@ def train(config: TrainConfig) -> Path:
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
     device = select_device(config.device)
     precision = select_precision(config.precision, device)
+    language_weights = parse_language_weights(config.oversample)  # fail on a bad flag before any loading
     typology = load_typology(config.data_dir)
     labels = typology.label_ids
     train_examples, dev_examples = gather_examples(config, typology)
@@ -177,9 +187,13 @@ def train(config: TrainConfig) -> Path:
         fold_hooked_letters(tokenizer)  # saved with the checkpoint's tokenizer.json, so the bundle folds too
     prefix = default_prefix(base_path) if config.text_prefix is None else config.text_prefix
     spec = ClassifierSpec(labels=labels, pooling=config.pooling, text_prefix=prefix,
-                          max_length=config.max_length, base_model=config.base_model)
+                          max_length=config.max_length, base_model=config.base_model, dropout=config.dropout)
     model = build_model(base_path, spec)
-    train_dataset = _tokenized_dataset(train_examples, tokenizer, labels, prefix, config.max_length)
+    train_rows = oversample(train_examples, language_weights, config.seed)
+    if len(train_rows) > len(train_examples):
+        log.info("oversampling %s: %d training rows from %d sentences", config.oversample, len(train_rows),
+                 len(train_examples))
+    train_dataset = _tokenized_dataset(train_rows, tokenizer, labels, prefix, config.max_length)
     if config.freeze_embeddings:
         model.freeze_word_embeddings()
     if config.seen_token_embeddings:
