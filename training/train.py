@@ -189,6 +189,9 @@ def train(config: TrainConfig) -> Path:
     spec = ClassifierSpec(labels=labels, pooling=config.pooling, text_prefix=prefix,
                           max_length=config.max_length, base_model=config.base_model, dropout=config.dropout)
     model = build_model(base_path, spec)
+    missing = sorted(set(language_weights) - {e.lang for e in train_examples})
+    if missing:
+        log.warning("--oversample names languages with no training sentences: %s", ", ".join(missing))
     train_rows = oversample(train_examples, language_weights, config.seed)
     if len(train_rows) > len(train_examples):
         log.info("oversampling %s: %d training rows from %d sentences", config.oversample, len(train_rows),
