@@ -49,7 +49,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "layer-lr-decay-top-2e-4": ("more movement on top: top layer 2e-4, x0.87 per layer below (lowest 4.3e-5)",
                                 {**FOUR_EPOCH_RECIPE, "learning_rate": 2e-4, "layer_lr_decay": 0.87}),
     "layer-lr-decay-0.95": ("flatter layer-wise decay: top layer 1.4e-4, x0.95 per layer below (lowest 8.0e-5)",
-                            {**FOUR_EPOCH_RECIPE, "learning_rate": 1.4e-4, "layer_lr_decay": 0.95}),
+                            {**LAYER_LR_DECAY_RECIPE, "layer_lr_decay": 0.95}),
     "dropout-0.05": ("the layer-wise decay recipe with half the dropout (0.05 in the encoder and the head)",
                      {**LAYER_LR_DECAY_RECIPE, "dropout": 0.05}),
     "dropout-0": ("the layer-wise decay recipe without dropout", {**LAYER_LR_DECAY_RECIPE, "dropout": 0.0}),
